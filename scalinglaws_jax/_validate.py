@@ -1,0 +1,100 @@
+"""Input checks at the Python boundary.
+
+Public functions call these first. With concrete inputs (Python numbers, NumPy or JAX
+arrays) a bad value raises ``ValueError`` naming the argument and the value; with
+tracers (under ``jit``, ``vmap`` or ``grad``) the checks are skipped and the numeric code
+reports bad items as NaN plus a status code instead.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# Status codes carried by every solver result (see ``Allocation.status``).
+OK = 0
+INFEASIBLE = 1
+NOT_CONVERGED = 2
+INVALID_INPUT = 3
+
+
+def is_concrete(*trees) -> bool:
+    """True when no leaf of ``trees`` is a JAX tracer, so values can be inspected."""
+    return not any(
+        isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(trees)
+    )
+
+
+def _first_bad(name: str, values: np.ndarray, bad: np.ndarray) -> str:
+    if values.ndim == 0:
+        return f"{name}={values.item()!r}"
+    index = tuple(int(i) for i in np.argwhere(bad)[0])
+    return f"{name}[{', '.join(map(str, index))}]={values[index].item()!r}"
+
+
+def check_positive(name: str, value, *, allow_zero: bool = False) -> None:
+    """Raise ``ValueError`` unless every element of ``value`` is finite and > 0.
+
+    With ``allow_zero`` zero is accepted too. Tracers are not checked.
+    """
+    if not is_concrete(value):
+        return
+    values = np.asarray(value, dtype=float)
+    ok = np.isfinite(values) & ((values >= 0) if allow_zero else (values > 0))
+    if not ok.all():
+        wanted = "non-negative" if allow_zero else "positive"
+        raise ValueError(
+            f"{name} must be finite and {wanted}, got {_first_bad(name, values, ~ok)}"
+        )
+
+
+def check_finite(name: str, value) -> None:
+    """Raise ``ValueError`` unless every element of ``value`` is finite."""
+    if not is_concrete(value):
+        return
+    values = np.asarray(value, dtype=float)
+    ok = np.isfinite(values)
+    if not ok.all():
+        raise ValueError(f"{name} must be finite, got {_first_bad(name, values, ~ok)}")
+
+
+def check_broadcastable(**arrays) -> None:
+    """Raise ``ValueError`` when the named arrays' shapes do not broadcast together."""
+    shapes = {name: np.shape(value) for name, value in arrays.items()}
+    try:
+        np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        listed = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
+        raise ValueError(f"shapes do not broadcast together: {listed}") from None
+
+
+def check_law(law) -> None:
+    """Check a law's parameters (see each law's ``_constraints``), naming the field."""
+    if not is_concrete(law):
+        return
+    for field, allow_zero in law._constraints():
+        check_positive(f"{type(law).__name__}.{field}", getattr(law, field), allow_zero=allow_zero)
+
+
+def invalid(*values) -> jax.Array:
+    """Elementwise mask of items where any of ``values`` is NaN, infinite or <= 0."""
+    mask = False
+    for value in values:
+        value = jnp.asarray(value)
+        mask = mask | ~(jnp.isfinite(value) & (value > 0))
+    return jnp.asarray(mask)
+
+
+def check_reachable(loss, E, name: str = "loss") -> None:
+    """Raise ``ValueError`` where a target ``loss`` is at or below the irreducible E."""
+    if not is_concrete(loss, E):
+        return
+    loss, E = np.broadcast_arrays(np.asarray(loss, float), np.asarray(E, float))
+    bad = loss <= E
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name} must exceed the law's irreducible loss E, got {name}={loss[index].item()!r} "
+            f"with E={E[index].item()!r}: no finite model reaches it"
+        )
