@@ -18,3 +18,13 @@ from .laws import (
     DataConstrained,
     Kaplan,
 )
+from .allocate import (
+    DEFAULT_BUDGETS,
+    Allocation,
+    RepeatedDataAllocation,
+    budget_table,
+    compute_optimal,
+    data_constrained_optimal,
+    flops_for_loss,
+    inference_optimal,
+)

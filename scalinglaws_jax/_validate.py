@@ -70,20 +70,35 @@ def check_broadcastable(**arrays) -> None:
 
 
 def check_law(law) -> None:
-    """Check a law's parameters (see each law's ``_constraints``), naming the field."""
-    if not is_concrete(law):
+    """Check a law's parameters (see each law's ``_constraints``), naming the field.
+
+    Laws defined outside the library (any pytree with a ``loss``) are not checked.
+    """
+    if not hasattr(law, "_constraints") or not is_concrete(law):
         return
     for field, allow_zero in law._constraints():
         check_positive(f"{type(law).__name__}.{field}", getattr(law, field), allow_zero=allow_zero)
 
 
-def invalid(*values) -> jax.Array:
-    """Elementwise mask of items where any of ``values`` is NaN, infinite or <= 0."""
-    mask = False
+def invalid(*values, allow_zero: bool = False) -> jax.Array:
+    """Elementwise mask of items where any of ``values`` is NaN, infinite or <= 0.
+
+    With ``allow_zero`` zero is valid too. Works on tracers; the mask broadcasts.
+    """
+    mask = jnp.asarray(False)
     for value in values:
         value = jnp.asarray(value)
-        mask = mask | ~(jnp.isfinite(value) & (value > 0))
-    return jnp.asarray(mask)
+        positive = (value >= 0) if allow_zero else (value > 0)
+        mask = mask | ~(jnp.isfinite(value) & positive)
+    return mask
+
+
+def invalid_law(law) -> jax.Array:
+    """Mask of the law's batch items with a parameter out of range (see ``check_law``)."""
+    mask = jnp.asarray(False)
+    for field, allow_zero in getattr(law, "_constraints", tuple)():
+        mask = mask | invalid(getattr(law, field), allow_zero=allow_zero)
+    return mask
 
 
 def check_reachable(loss, E, name: str = "loss") -> None:
