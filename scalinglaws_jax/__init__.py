@@ -28,3 +28,22 @@ from .allocate import (
     flops_for_loss,
     inference_optimal,
 )
+from .flops import (
+    A100,
+    ACCELERATORS,
+    H100,
+    H200,
+    Accelerator,
+    backward_flops,
+    dollars_to_flops,
+    flops_to_dollars,
+    flops_to_gpu_hours,
+    flops_to_pf_days,
+    forward_flops,
+    gpu_hours_to_flops,
+    inference_flops,
+    kaplan_flops_per_token,
+    pf_days_to_flops,
+    training_flops,
+    transformer_params,
+)

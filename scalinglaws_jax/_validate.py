@@ -26,11 +26,23 @@ def is_concrete(*trees) -> bool:
     )
 
 
-def _first_bad(name: str, values: np.ndarray, bad: np.ndarray) -> str:
+def first_bad(name: str, values: np.ndarray, bad: np.ndarray) -> str:
     if values.ndim == 0:
         return f"{name}={values.item()!r}"
     index = tuple(int(i) for i in np.argwhere(bad)[0])
     return f"{name}[{', '.join(map(str, index))}]={values[index].item()!r}"
+
+
+def floats(*values):
+    """``values`` in the floating dtype JAX promotes them to (6ND overflows even int64).
+
+    Python scalars become Python floats, so they stay weakly typed as in JAX arithmetic.
+    """
+    dtype = jnp.result_type(*values, float)
+    return tuple(
+        float(value) if isinstance(value, (int, float)) else jnp.asarray(value, dtype)
+        for value in values
+    )
 
 
 def check_positive(name: str, value, *, allow_zero: bool = False) -> None:
@@ -45,7 +57,7 @@ def check_positive(name: str, value, *, allow_zero: bool = False) -> None:
     if not ok.all():
         wanted = "non-negative" if allow_zero else "positive"
         raise ValueError(
-            f"{name} must be finite and {wanted}, got {_first_bad(name, values, ~ok)}"
+            f"{name} must be finite and {wanted}, got {first_bad(name, values, ~ok)}"
         )
 
 
@@ -56,7 +68,7 @@ def check_finite(name: str, value) -> None:
     values = np.asarray(value, dtype=float)
     ok = np.isfinite(values)
     if not ok.all():
-        raise ValueError(f"{name} must be finite, got {_first_bad(name, values, ~ok)}")
+        raise ValueError(f"{name} must be finite, got {first_bad(name, values, ~ok)}")
 
 
 def check_broadcastable(**arrays) -> None:

@@ -75,13 +75,6 @@ DEFAULT_BUDGETS = tuple(10.0**k for k in range(19, 26))
 """Budgets of the compute-optimal table, 1e19 ... 1e25 FLOPs."""
 
 
-def _float(x):
-    """``x`` as a floating array, keeping float dtypes and Python floats' weak type."""
-    if isinstance(x, float) or (hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating)):
-        return x
-    return jnp.asarray(np.asarray(x, dtype=float), dtype=jnp.result_type(float))
-
-
 def _chinchilla_form(law, solver: str):
     if not hasattr(law, "_chinchilla_form"):
         if isinstance(law, ComputeLaw):
@@ -146,18 +139,18 @@ def compute_optimal(law, flops, inference_tokens=None, *, method: str = "auto") 
         raise ValueError(f"method must be 'auto', 'closed' or 'numeric', got {method!r}")
     _validate.check_law(law)
     _validate.check_positive("flops", flops)
-    flops = _float(flops)
     if inference_tokens is not None:
         _validate.check_positive("inference_tokens", inference_tokens, allow_zero=True)
         _validate.check_broadcastable(flops=flops, inference_tokens=inference_tokens)
         if method == "numeric":
             raise ValueError("method='numeric' does not take inference_tokens")
-        return _lifetime_optimal(law, flops, _float(inference_tokens))
-    if method == "numeric" or not hasattr(law, "_chinchilla_form"):
-        if method == "closed":
-            _chinchilla_form(law, "compute_optimal(method='closed')")
-        return _compute_optimal_numeric(law, flops)
-    return _compute_optimal_closed(law, flops)
+        _chinchilla_form(law, "compute_optimal with inference_tokens")
+        return _lifetime_optimal(law, *_validate.floats(flops, inference_tokens))
+    (flops,) = _validate.floats(flops)
+    if method == "closed" or (method == "auto" and hasattr(law, "_chinchilla_form")):
+        _chinchilla_form(law, "compute_optimal(method='closed')")
+        return _compute_optimal_closed(law, flops)
+    return _compute_optimal_numeric(law, flops)
 
 
 @jax.jit
@@ -272,7 +265,7 @@ def inference_optimal(law, loss, inference_tokens=0.0) -> Allocation:
     _validate.check_broadcastable(loss=loss, inference_tokens=inference_tokens)
     if _validate.is_concrete(law):
         _validate.check_reachable(loss, from_reduced(form.E))
-    return _inference_optimal(law, _float(loss), _float(inference_tokens))
+    return _inference_optimal(law, *_validate.floats(loss, inference_tokens))
 
 
 @jax.jit
@@ -367,7 +360,7 @@ def data_constrained_optimal(law: DataConstrained, flops, unique_tokens) -> Repe
     _validate.check_positive("flops", flops)
     _validate.check_positive("unique_tokens", unique_tokens)
     _validate.check_broadcastable(flops=flops, unique_tokens=unique_tokens)
-    return _data_constrained_optimal(law, _float(flops), _float(unique_tokens))
+    return _data_constrained_optimal(law, *_validate.floats(flops, unique_tokens))
 
 
 @jax.jit

@@ -21,25 +21,6 @@ from .laws import PF_DAY
 SECONDS_PER_HOUR = 3600.0
 
 
-def _floats(*values):
-    """``values`` with integers made floating, since 6ND overflows even int64.
-
-    Python scalars become Python floats (weakly typed) and floating arrays are kept, so
-    results follow the inputs' dtype by JAX's promotion rules.
-    """
-    return tuple(
-        float(value) if isinstance(value, (int, float))
-        else value if jnp.issubdtype(jnp.result_type(value), jnp.inexact)
-        else jnp.asarray(value, dtype=jnp.result_type(float))
-        for value in values
-    )
-
-
-def _invalid_allow_zero(value) -> jax.Array:
-    """Elementwise mask of items that are NaN, infinite or < 0."""
-    return ~(jnp.isfinite(value) & (value >= 0))
-
-
 def _bad_fraction(value) -> jax.Array:
     """Elementwise mask of items outside (0, 1] (NaN included)."""
     value = jnp.asarray(value)
@@ -53,7 +34,7 @@ def _check_fraction(name: str, value) -> None:
     values = np.asarray(value, dtype=float)
     ok = (values > 0) & (values <= 1)
     if not ok.all():
-        raise ValueError(f"{name} must be in (0, 1], got {_validate._first_bad(name, values, ~ok)}")
+        raise ValueError(f"{name} must be in (0, 1], got {_validate.first_bad(name, values, ~ok)}")
 
 
 def training_flops(N, D):
@@ -70,7 +51,7 @@ def training_flops(N, D):
     _validate.check_positive("N", N)
     _validate.check_positive("D", D)
     _validate.check_broadcastable(N=N, D=D)
-    N, D = _floats(N, D)
+    N, D = _validate.floats(N, D)
     return jnp.where(_validate.invalid(N, D), jnp.nan, 6.0 * N * D)
 
 
@@ -79,8 +60,8 @@ def _per_token(flops_per_param, N, tokens):
     _validate.check_positive("N", N)
     _validate.check_positive("tokens", tokens, allow_zero=True)
     _validate.check_broadcastable(N=N, tokens=tokens)
-    N, tokens = _floats(N, tokens)
-    bad = _validate.invalid(N) | _invalid_allow_zero(tokens)
+    N, tokens = _validate.floats(N, tokens)
+    bad = _validate.invalid(N) | _validate.invalid(tokens, allow_zero=True)
     return jnp.where(bad, jnp.nan, flops_per_param * N * tokens)
 
 
@@ -145,7 +126,8 @@ def transformer_params(n_layers, d_model, vocab_size, n_ctx=0, *, embeddings=Tru
         vocab_size: vocabulary size (tokens).
         n_ctx: learned positional embeddings (context length, tokens; may be 0).
         embeddings: count embedding parameters (Chinchilla convention, the default);
-            ``False`` gives the non-embedding count (Kaplan convention).
+            ``False`` gives the non-embedding count (Kaplan convention). A Python bool
+            (mark it static under ``jit``).
 
     Returns: parameters (a float array).
 
@@ -155,12 +137,15 @@ def transformer_params(n_layers, d_model, vocab_size, n_ctx=0, *, embeddings=Tru
     for name, value in (("n_layers", n_layers), ("d_model", d_model), ("vocab_size", vocab_size)):
         _validate.check_positive(name, value)
     _validate.check_positive("n_ctx", n_ctx, allow_zero=True)
-    _validate.check_broadcastable(n_layers=n_layers, d_model=d_model, vocab_size=vocab_size, n_ctx=n_ctx)
-    n_layers, d_model, vocab_size, n_ctx = _floats(n_layers, d_model, vocab_size, n_ctx)
+    _validate.check_broadcastable(
+        n_layers=n_layers, d_model=d_model, vocab_size=vocab_size, n_ctx=n_ctx
+    )
+    n_layers, d_model, vocab_size, n_ctx = _validate.floats(n_layers, d_model, vocab_size, n_ctx)
     params = 12.0 * n_layers * d_model**2
     if embeddings:
         params = params + (vocab_size + n_ctx) * d_model
-    bad = _validate.invalid(n_layers, d_model, vocab_size) | _invalid_allow_zero(n_ctx)
+    bad = _validate.invalid(n_layers, d_model, vocab_size)
+    bad = bad | _validate.invalid(n_ctx, allow_zero=True)
     return jnp.where(bad, jnp.nan, params)
 
 
@@ -182,7 +167,7 @@ def kaplan_flops_per_token(n_layers, d_model, n_ctx):
     for name, value in (("n_layers", n_layers), ("d_model", d_model), ("n_ctx", n_ctx)):
         _validate.check_positive(name, value)
     _validate.check_broadcastable(n_layers=n_layers, d_model=d_model, n_ctx=n_ctx)
-    n_layers, d_model, n_ctx = _floats(n_layers, d_model, n_ctx)
+    n_layers, d_model, n_ctx = _validate.floats(n_layers, d_model, n_ctx)
     flops = 2.0 * n_layers * d_model * (12.0 * d_model + n_ctx)
     return jnp.where(_validate.invalid(n_layers, d_model, n_ctx), jnp.nan, flops)
 
@@ -225,13 +210,17 @@ def _flops_rate(name, amount, peak_flops_per_s, mfu, price_per_hour=1.0):
 
     The unit is a GPU-hour, or a dollar when a ``price_per_hour`` (dollars) is given.
     """
-    peak = peak_flops_per_s.peak_flops_per_s if isinstance(peak_flops_per_s, Accelerator) else peak_flops_per_s
+    peak = peak_flops_per_s
+    if isinstance(peak, Accelerator):
+        peak = peak.peak_flops_per_s
     _validate.check_positive(name, amount)
     _validate.check_positive("peak_flops_per_s", peak)
     _check_fraction("mfu", mfu)
     _validate.check_positive("price_per_hour", price_per_hour)
-    _validate.check_broadcastable(**{name: amount}, peak_flops_per_s=peak, mfu=mfu, price_per_hour=price_per_hour)
-    amount, peak, mfu, price = _floats(amount, peak, mfu, price_per_hour)
+    _validate.check_broadcastable(
+        **{name: amount}, peak_flops_per_s=peak, mfu=mfu, price_per_hour=price_per_hour
+    )
+    amount, peak, mfu, price = _validate.floats(amount, peak, mfu, price_per_hour)
     bad = _validate.invalid(amount, peak, price) | _bad_fraction(mfu)
     return amount, SECONDS_PER_HOUR * peak * mfu / price, bad
 
@@ -308,7 +297,7 @@ def pf_days_to_flops(pf_days):
     References: Kaplan et al. 2020, sec. 1.3 (compute in PF-days).
     """
     _validate.check_positive("pf_days", pf_days)
-    (pf_days,) = _floats(pf_days)
+    (pf_days,) = _validate.floats(pf_days)
     return jnp.where(_validate.invalid(pf_days), jnp.nan, pf_days * PF_DAY)
 
 
@@ -318,5 +307,5 @@ def flops_to_pf_days(flops):
     References: Kaplan et al. 2020, sec. 1.3 (compute in PF-days).
     """
     _validate.check_positive("flops", flops)
-    (flops,) = _floats(flops)
+    (flops,) = _validate.floats(flops)
     return jnp.where(_validate.invalid(flops), jnp.nan, flops / PF_DAY)

@@ -377,6 +377,15 @@ def test_bad_input_raises(call, message):
 def test_wrong_law_type_raises():
     with pytest.raises(TypeError, match="DataConstrained"):
         sl.data_constrained_optimal(sl.HOFFMANN_2022, 1e21, 1e10)
+    with pytest.raises(TypeError, match="ComputeLaw"):
+        sl.compute_optimal(sl.ComputeLaw(E=1.7, C0=1e10, alpha=0.05), 1e21, inference_tokens=1e9)
+
+
+def test_integer_budgets_beyond_int64():
+    # 10**24 does not fit in int64; it is read as a float, not overflowed.
+    assert float(sl.compute_optimal(sl.HOFFMANN_2022, 10**24).N) == pytest.approx(
+        float(sl.compute_optimal(sl.HOFFMANN_2022, 1e24).N), rel=1e-14
+    )
 
 
 def test_status_under_jit():
