@@ -433,7 +433,7 @@ def budget_table(law, flops=DEFAULT_BUDGETS, inference_tokens=None) -> dict[str,
 
     Returns:
         Columns as NumPy arrays: ``flops``, ``N``, ``D``, ``tokens_per_param``, ``loss``
-        (ready for ``pandas.DataFrame``).
+        and ``status`` (ready for ``pandas.DataFrame``).
 
     References: Hoffmann et al. 2022, Table 3.
     """
@@ -444,4 +444,5 @@ def budget_table(law, flops=DEFAULT_BUDGETS, inference_tokens=None) -> dict[str,
         "D": np.asarray(plan.D),
         "tokens_per_param": np.asarray(plan.tokens_per_param),
         "loss": np.asarray(plan.loss),
+        "status": np.asarray(plan.status),
     }
