@@ -104,8 +104,18 @@ def _status(invalid, infeasible, unconverged):
     return jnp.broadcast_to(jnp.where(invalid, INVALID_INPUT, status), shape).astype(jnp.int32)
 
 
+def _eps(x) -> float:
+    return float(jnp.finfo(jnp.result_type(x)).eps)
+
+
 def _tolerance(x) -> float:
-    return 64 * float(jnp.finfo(jnp.result_type(x)).eps)
+    """Step size at which the iterative searches stop (relative, in log space)."""
+    return 64 * _eps(x)
+
+
+_STATUS_TOLERANCE = 1024
+"""Residual of a stationarity condition, in machine epsilons of its largest term, above
+which an item is reported as not converged (status 2)."""
 
 
 # ----------------------------------------------------------------------------------
@@ -202,9 +212,10 @@ def _lifetime_optimal(law, flops, inference_tokens):
     D = jnp.exp(w)
     N = flops / (6.0 * (D + d))
     reduced = form.E + A * jnp.power(N, -alpha) + B * jnp.power(D, -beta)
-    residual = jnp.abs(condition(w)) / (1.0 + jnp.abs(c))
+    scale = 1.0 + jnp.abs(c) + (1.0 + beta) * jnp.abs(w) + jnp.abs((alpha - 1.0) * jnp.logaddexp(w, log_d))
+    residual = jnp.abs(condition(w)) / scale
     invalid = _validate.invalid_law(law) | _validate.invalid(flops) | _validate.invalid(inference_tokens, allow_zero=True)
-    status = _status(invalid, False, ~(residual <= _tolerance(w)))
+    status = _status(invalid, False, ~(residual <= _STATUS_TOLERANCE * _eps(w)))
     return Allocation(
         **_fill(
             status,
@@ -270,39 +281,49 @@ def inference_optimal(law, loss, inference_tokens=0.0) -> Allocation:
 
 @jax.jit
 def _inference_optimal(law, loss, inference_tokens):
-    # In u = log y: f(u) = alpha R e^-u - (alpha + beta) - beta k e^(u / beta) = 0 with
-    # k = D_inf / (3 B^(1/beta)), decreasing in u. Its root lies in [u_lo, u_hi]:
-    # u_hi = log min(alpha R / (alpha + beta), (alpha R / (beta k))^(beta / (1 + beta)))
+    # With y = B / D^beta, u = log y and d = D_inf / 3, the optimum is the root of
+    # f(u) = alpha R e^-u - (alpha + beta) - beta k e^(u / beta), k = d / B^(1/beta),
+    # decreasing in u. Its root lies in [u_lo, u_hi]:
+    # u_hi = min(log(alpha R / (alpha + beta)), beta / (1 + beta) log(alpha R / (beta k)))
     # bounds it above (f <= 0 there) and u_lo = log(alpha R / (alpha + beta + beta k
-    # y_hi^(1/beta))) below; the bracket is tight at both extremes of k.
+    # e^(u_hi / beta))) below; the bracket is tight at both extremes of k. Three Halley
+    # steps from u_hi reach float64 round-off. Work is in logs: pow costs a log and an exp.
     form, to_reduced, _ = law._chinchilla_form()
-    alpha, beta, A, B = form.alpha, form.beta, form.A, form.B
+    alpha, beta = form.alpha, form.beta
     R = to_reduced(loss) - form.E
     feasible = R > 0
     R = jnp.where(feasible, R, 1.0)
-    k = inference_tokens / (3.0 * jnp.power(B, 1.0 / beta))
+    d = inference_tokens / 3.0
+    total = alpha + beta
     aR = alpha * R
+    inv_beta = 1.0 / beta
+    log_B = jnp.log(form.B)
 
     def condition(u):
-        return aR * jnp.exp(-u) - (alpha + beta) - beta * k * jnp.exp(u / beta)
+        k = d * jnp.exp(-log_B * inv_beta)
+        return aR * jnp.exp(-u) - total - beta * k * jnp.exp(u * inv_beta)
 
-    y_hi = jnp.minimum(aR / (alpha + beta), jnp.power(aR / (beta * k), beta / (1.0 + beta)))
-    u_hi = jnp.log(y_hi)
-    u_lo = jnp.log(aR / (alpha + beta + beta * k * jnp.power(y_hi, 1.0 / beta)))
+    log_k = jnp.log(d) - log_B * inv_beta  # -inf without inference
 
-    def solve(condition, u):
-        def newton(_, u):
-            slope = -aR * jnp.exp(-u) - k * jnp.exp(u / beta)
-            return jnp.clip(u - condition(u) / slope, u_lo, u_hi)
+    def solve(condition, u_hi):
+        u_lo = jnp.log(aR / (total + beta * jnp.exp(log_k + u_hi * inv_beta)))
+        u = u_hi
+        for _ in range(3):
+            p = aR * jnp.exp(-u)
+            q = jnp.exp(log_k + u * inv_beta)
+            f, f1, f2 = p - total - beta * q, -p - q, p - q * inv_beta
+            u = jnp.clip(u - 2.0 * f * f1 / (2.0 * f1 * f1 - f * f2), u_lo, u_hi)
+        return u
 
-        return jax.lax.fori_loop(0, 6, newton, u)
-
-    u = _elementwise_root(condition, jax.lax.stop_gradient(u_hi), solve)
+    u_far = (jnp.log(aR / beta) - log_k) * (beta / (1.0 + beta))
+    u_hi = jax.lax.stop_gradient(jnp.minimum(jnp.log(aR / total), u_far))
+    u = _elementwise_root(condition, u_hi, solve)
     y = jnp.exp(u)
-    D = jnp.power(B / y, 1.0 / beta)
-    N = jnp.power(A / (R - y), 1.0 / alpha)
-    scale = aR * jnp.exp(-u) + (alpha + beta)
-    unconverged = ~(jnp.abs(condition(u)) <= _tolerance(u) * scale)
+    D = jnp.exp((log_B - u) * inv_beta)
+    N = jnp.exp((jnp.log(form.A) - jnp.log(R - y)) / alpha)
+    # f(u) from y and D (beta k e^(u / beta) = beta d / D): no further exp or log.
+    scale = aR / y + total
+    unconverged = ~(jnp.abs(aR / y - total - beta * d / D) <= _STATUS_TOLERANCE * _eps(u) * scale)
     invalid = _validate.invalid_law(law) | _validate.invalid(loss) | _validate.invalid(inference_tokens, allow_zero=True)
     status = _status(invalid, ~feasible, unconverged)
     return Allocation(
