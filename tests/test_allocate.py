@@ -328,6 +328,44 @@ def test_jit_equals_eager_and_vmap_equals_loop():
             chex.assert_trees_all_close(jax.tree_util.tree_map(lambda x: x[i], mapped), one, rtol=1e-13)
 
 
+@settings(max_examples=15, deadline=None)
+@given(law=laws, exponents=st.lists(st.floats(17.0, 27.0), min_size=3, max_size=3), tokens=inference)
+def test_property_vmap_loop_jit_eager(law, exponents, tokens):
+    flops = jnp.asarray([10.0**e for e in exponents])
+    for solve in (
+        lambda law, c: sl.compute_optimal(law, c),
+        lambda law, c: sl.compute_optimal(law, c, inference_tokens=tokens),
+        lambda law, c: sl.inference_optimal(law, law.E + 0.05 * jnp.log(c), tokens),
+    ):
+        eager = solve(law, flops)
+        chex.assert_trees_all_close(jax.jit(solve)(law, flops), eager, rtol=1e-12)
+        mapped = jax.vmap(solve, (None, 0))(law, flops)
+        looped = [solve(law, float(c)) for c in flops]
+        for i, one in enumerate(looped):
+            chex.assert_trees_all_close(jax.tree_util.tree_map(lambda x: x[i], mapped), one, rtol=1e-12)
+
+
+@settings(max_examples=15, deadline=None)
+@given(law=laws, exponent=st.floats(18.0, 26.0), tokens=inference)
+def test_property_gradients_match_finite_differences(law, exponent, tokens):
+    flops = 10.0**exponent
+    solvers = (
+        lambda law, c: sl.compute_optimal(law, c, inference_tokens=tokens).N,
+        lambda law, c: sl.inference_optimal(law, law.E + 0.05 * jnp.log(c), tokens).D,
+    )
+    for solve in solvers:
+        grad = jax.grad(lambda law, c: jnp.log(solve(law, c)), argnums=(0, 1))(law, flops)
+        for field in ("A", "beta"):
+            value = getattr(law, field)
+            h = 1e-6 * value
+            up = np.log(solve(dataclasses.replace(law, **{field: value + h}), flops))
+            down = np.log(solve(dataclasses.replace(law, **{field: value - h}), flops))
+            assert float(getattr(grad[0], field)) == pytest.approx(float(up - down) / (2 * h), rel=1e-4, abs=1e-8)
+        h = 1e-6 * flops
+        fd = (np.log(solve(law, flops + h)) - np.log(solve(law, flops - h))) / (2 * h)
+        assert float(grad[1]) * flops == pytest.approx(float(fd) * flops, rel=1e-4, abs=1e-8)
+
+
 def test_batched_law_through_vmap():
     # A bootstrap or posterior is a law with a leading draw axis (DESIGN.md).
     draws = jax.tree_util.tree_map(lambda x: x * jnp.linspace(0.95, 1.05, 5), sl.EPOCH_2024)
