@@ -11,9 +11,10 @@ of a stationarity condition, differentiated once at the root with
 ``jax.lax.custom_root`` (one scalar division per item), never through the iterations.
 
 Laws of the Chinchilla form (``Chinchilla``; ``Kaplan``, whose loss is a monotone map of
-one; ``DataConstrained`` with unlimited data) use closed forms or a few Newton steps on a
-bracketed, convex 1-D condition. Any other law with ``loss(N, D)`` goes through a
-safeguarded Newton-bisection search over log N.
+one; ``DataConstrained`` with unlimited data) use closed forms, or a fixed few Newton or
+Halley steps on a bracketed monotone 1-D condition (one compiled, branch-free program for
+any batch). Any other law with ``loss(N, D)`` goes through a safeguarded Newton-bisection
+search over log N.
 
 Units: N in parameters, D and inference tokens in tokens, compute in FLOPs.
 """
