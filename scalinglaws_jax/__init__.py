@@ -47,3 +47,6 @@ from .flops import (
     training_flops,
     transformer_params,
 )
+from . import datasets
+from .fit.huber import Bootstrap, HuberFit, bootstrap, fit_huber
+from .fit.runs import Runs

@@ -1,0 +1,1 @@
+"""Fitting laws to training runs."""
