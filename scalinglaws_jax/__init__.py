@@ -50,3 +50,4 @@ from .flops import (
 from . import datasets
 from .fit.huber import Bootstrap, HuberFit, bootstrap, fit_huber
 from .fit.runs import Runs
+from .fit.isoflop import EnvelopeFit, IsoFLOPFit, fit_envelope, fit_isoflop
