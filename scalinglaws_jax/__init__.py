@@ -51,3 +51,4 @@ from . import datasets
 from .fit.huber import Bootstrap, HuberFit, bootstrap, fit_huber
 from .fit.runs import Runs
 from .fit.isoflop import EnvelopeFit, IsoFLOPFit, fit_envelope, fit_isoflop
+from .fit.forecast import ForecastCheck, extrapolation_error
