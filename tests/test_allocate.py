@@ -328,19 +328,23 @@ def test_jit_equals_eager_and_vmap_equals_loop():
             chex.assert_trees_all_close(jax.tree_util.tree_map(lambda x: x[i], mapped), one, rtol=1e-13)
 
 
+PROPERTY_SOLVERS = (
+    lambda law, c, t: sl.compute_optimal(law, c),
+    lambda law, c, t: sl.compute_optimal(law, c, inference_tokens=t),
+    lambda law, c, t: sl.inference_optimal(law, law.E + 0.05 * jnp.log(c), t),
+)
+PROPERTY_SOLVERS_JIT = tuple(jax.jit(solve) for solve in PROPERTY_SOLVERS)
+
+
 @settings(max_examples=15, deadline=None)
 @given(law=laws, exponents=st.lists(st.floats(17.0, 27.0), min_size=3, max_size=3), tokens=inference)
 def test_property_vmap_loop_jit_eager(law, exponents, tokens):
     flops = jnp.asarray([10.0**e for e in exponents])
-    for solve in (
-        lambda law, c: sl.compute_optimal(law, c),
-        lambda law, c: sl.compute_optimal(law, c, inference_tokens=tokens),
-        lambda law, c: sl.inference_optimal(law, law.E + 0.05 * jnp.log(c), tokens),
-    ):
-        eager = solve(law, flops)
-        chex.assert_trees_all_close(jax.jit(solve)(law, flops), eager, rtol=1e-12)
-        mapped = jax.vmap(solve, (None, 0))(law, flops)
-        looped = [solve(law, float(c)) for c in flops]
+    for solve, jitted in zip(PROPERTY_SOLVERS, PROPERTY_SOLVERS_JIT):
+        eager = solve(law, flops, tokens)
+        chex.assert_trees_all_close(jitted(law, flops, tokens), eager, rtol=1e-12)
+        mapped = jax.vmap(solve, (None, 0, None))(law, flops, tokens)
+        looped = [solve(law, float(c), tokens) for c in flops]
         for i, one in enumerate(looped):
             chex.assert_trees_all_close(jax.tree_util.tree_map(lambda x: x[i], mapped), one, rtol=1e-12)
 

@@ -189,3 +189,18 @@ def test_bootstrap_is_reproducible(chinchilla_runs, chinchilla_fit):
         sl.bootstrap(chinchilla_runs, 1, key=jax.random.key(0), fit=chinchilla_fit)
     with pytest.raises(ValueError, match="level"):
         sl.bootstrap(chinchilla_runs, 10, key=jax.random.key(0), fit=chinchilla_fit, level=1.5)
+
+
+def test_data_constrained_family_recovers_muennighoff():
+    truth = sl.MUENNIGHOFF_2023
+    rng = np.random.default_rng(3)
+    N = np.exp(rng.uniform(np.log(1e8), np.log(1e10), 150))
+    D = N * np.exp(rng.uniform(np.log(5.0), np.log(400.0), 150))
+    unique = D / np.exp(rng.uniform(0.0, np.log(60.0), 150))  # 1 to 60 epochs
+    runs = sl.Runs(N=N, D=D, loss=np.asarray(truth.loss(N, D, unique)), unique_tokens=unique)
+    fit = sl.fit_huber(runs, sl.DataConstrained)
+    assert isinstance(fit.law, sl.DataConstrained)
+    for name in ("E", "alpha", "R_D"):
+        assert float(getattr(fit.law, name)) == pytest.approx(getattr(truth, name), rel=1e-3), name
+    with pytest.raises(ValueError, match="unique_tokens"):
+        sl.fit_huber(sl.Runs(N=N, D=D, loss=np.asarray(truth.loss(N, D, unique))), sl.DataConstrained)

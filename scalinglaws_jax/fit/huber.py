@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..laws import Chinchilla, ComputeLaw, Kaplan
+from ..laws import Chinchilla, ComputeLaw, DataConstrained, Kaplan
 from .runs import Runs
 
 DELTA = 1e-3
@@ -151,11 +151,45 @@ COMPUTE = Family(
 )
 """L(C) = E + (C0 / C)^alpha fitted as LSE(e, alpha (log C0 - log C))."""
 
-FAMILIES = {Chinchilla: CHINCHILLA, Kaplan: KAPLAN, ComputeLaw: COMPUTE}
+def _data_constrained_law(theta):
+    return DataConstrained(E=jnp.exp(theta[..., 2]), A=jnp.exp(theta[..., 0]), B=jnp.exp(theta[..., 1]),
+                           alpha=theta[..., 3], beta=theta[..., 4], R_D=jnp.exp(theta[..., 5]),
+                           R_N=jnp.exp(theta[..., 6]))
+
+
+def _data_constrained_log_loss(theta, features):
+    law = _data_constrained_law(theta)
+    N, D, unique = (jnp.exp(features[name]) for name in ("log_N", "log_D", "log_U"))
+    n_eff = law.effective_params(N, D, unique)
+    d_eff = law.effective_tokens(D, unique)
+    return jnp.logaddexp(jnp.logaddexp(theta[0] - theta[3] * jnp.log(n_eff), theta[1] - theta[4] * jnp.log(d_eff)),
+                         theta[2])
+
+
+def _data_constrained_coordinate(name, value):
+    if name in ("R_D", "R_N"):
+        return f"log_{name}", np.log(value)
+    return _chinchilla_coordinate(name, value)
+
+
+DATA_CONSTRAINED = Family(
+    names=("a", "b", "e", "alpha", "beta", "log_R_D", "log_R_N"),
+    log_loss=_data_constrained_log_loss,
+    to_law=_data_constrained_law,
+    coordinate=_data_constrained_coordinate,
+    grid=np.array(list(itertools.product((5.0, 7.0), (6.0, 8.0), (0.3, 0.7), (0.3, 0.5), (0.3, 0.5),
+                                         np.log([3.0, 15.0, 60.0]), np.log([2.0, 5.0, 20.0])))),
+)
+"""Muennighoff et al.'s law; the runs need ``unique_tokens``. R_D and R_N are fitted as logs."""
+
+FAMILIES = {Chinchilla: CHINCHILLA, Kaplan: KAPLAN, ComputeLaw: COMPUTE, DataConstrained: DATA_CONSTRAINED}
 
 
 def _features(runs: Runs) -> dict[str, np.ndarray]:
-    return {"log_N": np.log(runs.N), "log_D": np.log(runs.D), "log_flops": np.log(runs.flops)}
+    features = {"log_N": np.log(runs.N), "log_D": np.log(runs.D), "log_flops": np.log(runs.flops)}
+    if runs.unique_tokens is not None:
+        features["log_U"] = np.log(runs.unique_tokens)
+    return features
 
 
 # ----------------------------------------------------------------------------------
@@ -446,6 +480,8 @@ def _starts(family: Family, grid, free, lower, upper) -> np.ndarray:
 
 
 def _check_identifiable(runs: Runs, family: Family, free) -> None:
+    if family is DATA_CONSTRAINED and runs.unique_tokens is None:
+        raise ValueError("a DataConstrained fit needs runs.unique_tokens (the unique tokens behind each run's D)")
     n_free = int(free.sum())
     if len(runs) <= n_free:
         raise ValueError(f"{len(runs)} runs cannot determine {n_free} free parameters: give more runs than parameters")
@@ -465,8 +501,9 @@ def fit_huber(runs: Runs, family=Chinchilla, *, delta: float = DELTA, grid=None,
     Args:
         runs: the training runs (``Runs``); their weights weight the objective.
         family: ``Chinchilla`` (default; coordinates a = log A, b = log B, e = log E,
-            alpha, beta), ``Kaplan`` (log N_c, log D_c, alpha_N, alpha_D) or ``ComputeLaw``
-            (e, log C0, alpha; uses the runs' FLOPs).
+            alpha, beta), ``Kaplan`` (log N_c, log D_c, alpha_N, alpha_D), ``ComputeLaw``
+            (e, log C0, alpha; uses the runs' FLOPs) or ``DataConstrained`` (Chinchilla's
+            plus log R_D, log R_N; uses the runs' ``unique_tokens``).
         delta: Huber threshold on log-loss residuals (default 1e-3).
         grid: starts, shape (S, P), in the fitted coordinates; default Hoffmann et al.'s
             4500-point grid for Chinchilla (a, b in {0, 5, ..., 25}, e in {-1, ..., 1},

@@ -12,7 +12,7 @@ import operator
 
 import numpy as np
 
-_FIELDS = ("N", "D", "loss", "flops", "weight", "group")
+_FIELDS = ("N", "D", "loss", "flops", "weight", "group", "unique_tokens")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +51,8 @@ class Runs:
         group: an integer label per run (a run id for checkpoints, or an IsoFLOP budget),
             or None. Integer-valued floats are accepted; names are not (map them first,
             e.g. ``np.unique(names, return_inverse=True)[1]``).
+        unique_tokens: the unique tokens each run's D was drawn from (tokens), for
+            data-constrained fits; None when data was not repeated.
 
     Raises:
         ValueError: naming the column and the first offending index and value.
@@ -64,6 +66,7 @@ class Runs:
     flops: np.ndarray | None = None
     weight: np.ndarray | None = None
     group: np.ndarray | None = None
+    unique_tokens: np.ndarray | None = None
 
     def __post_init__(self):
         if self.loss is None:
@@ -72,7 +75,7 @@ class Runs:
             raise ValueError("give D (training tokens) or flops (training FLOPs) for each run")
         columns = {
             name: _column(name, getattr(self, name), allow_zero=name == "weight")
-            for name in ("N", "D", "loss", "flops", "weight")
+            for name in ("N", "D", "loss", "flops", "weight", "unique_tokens")
             if getattr(self, name) is not None
         }
         if self.group is not None:
@@ -140,7 +143,7 @@ class Runs:
         Args:
             table: a pandas (or polars) DataFrame, a mapping of names to sequences, or a
                 NumPy structured array.
-            columns: library names (N, D, loss, flops, weight, group) to the table's
+            columns: library names (N, D, loss, flops, weight, group, unique_tokens) to the table's
                 column names; unmapped library names are looked up as themselves.
 
         Raises:
