@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import warnings
 from typing import Callable
 
 import jax
@@ -587,9 +588,10 @@ class Bootstrap:
         objective: each refit's Huber objective on its resample, shape (n,).
         converged: whether each refit stopped at a verified local minimum, shape (n,).
         level: the coverage of ``intervals`` (e.g. 0.95).
-        intervals: percentile intervals ``{name: (low, high)}`` for the law's parameters
-            (E, A, B, alpha, beta for Chinchilla), the compute-optimal exponents a and b
-            (Chinchilla), and N* and D* at each requested budget (``"N*@1e+24"``).
+        intervals: percentile intervals ``{name: (low, high)}`` over the converged refits
+            for the law's parameters (E, A, B, alpha, beta for Chinchilla), the
+            compute-optimal exponents a and b (Chinchilla), and N* and D* at each requested
+            budget (``"N*@1e+24"``). Fewer than 99% converged refits give a warning.
     """
 
     law: object
@@ -652,9 +654,16 @@ def bootstrap(runs: Runs, n: int = 1000, *, key, family=Chinchilla, fit: HuberFi
         params, objective = theta[rows, best], f[rows, best]
         converged = np.asarray(converged).reshape(n, len(warm))[rows, best]
         law = family_spec.to_law(jnp.asarray(params))
-        intervals = _intervals(family_spec, law, params, level, flops)
+        if converged.mean() < 0.99:
+            warnings.warn(f"bootstrap: {int((~converged).sum())} of {n} refits did not converge; raise steps= "
+                          "or starts=", RuntimeWarning, stacklevel=2)
+        intervals = _intervals(family_spec, _take(law, converged), params[converged], level, flops)
     return Bootstrap(law=law, params=params, names=family_spec.names, objective=objective,
                      converged=converged, level=level, intervals=intervals)
+
+
+def _take(law, mask):
+    return None if law is None else jax.tree_util.tree_map(lambda leaf: leaf[mask], law)
 
 
 def _resample_counts(key, n: int, size: int):
