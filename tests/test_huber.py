@@ -171,7 +171,7 @@ def test_bootstrap_reproduces_besiroglu_intervals(chinchilla_runs, chinchilla_fi
         assert abs(ours[0] - low) <= 0.15 * width and abs(ours[1] - high) <= 0.15 * width, (name, ours)
     assert boot.converged.mean() > 0.99
     assert boot.law.alpha.shape == (4000,)
-    low, high = boot.intervals["N*@5.76e+23"]
+    (low,), (high,) = boot.intervals["N*"]
     assert low < float(sl.compute_optimal(chinchilla_fit.law, 5.76e23).N) < high
     assert boot.intervals["a"][0] < 0.5 < boot.intervals["a"][1]
 

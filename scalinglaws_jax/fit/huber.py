@@ -50,15 +50,15 @@ class Family:
             vector ``theta`` (shape (P,)) and ``features`` (a dict of run columns, each
             shape (n,)); elementwise in the runs.
         to_law: ``theta -> law`` (works on a batch of thetas along a leading axis).
-        coordinate: ``(name, natural value) -> coordinate value`` for ``fixed`` and
-            ``bounds`` given in the law's own units (e.g. E -> e = log E).
+        natural: the law's parameters that ``fixed`` and ``bounds`` may name, each with
+            its coordinate and the map from the law's units to it (e.g. E -> e = log E).
         grid: the default starting grid, shape (S, P), or None (then ``grid=`` is required).
     """
 
     names: tuple[str, ...]
     log_loss: Callable
     to_law: Callable
-    coordinate: Callable
+    natural: dict[str, tuple[str, Callable]]
     grid: np.ndarray | None = None
 
 
@@ -81,20 +81,19 @@ def _chinchilla_law(theta):
                       alpha=theta[..., 3], beta=theta[..., 4])
 
 
-_LOG_COORDINATES = {"E": "e", "A": "a", "B": "b"}
+def _same(value):
+    return value
 
 
-def _chinchilla_coordinate(name, value):
-    if name in _LOG_COORDINATES:
-        return _LOG_COORDINATES[name], np.log(value)
-    return name, value
+_CHINCHILLA_NATURAL = {"E": ("e", np.log), "A": ("a", np.log), "B": ("b", np.log),
+                       "alpha": ("alpha", _same), "beta": ("beta", _same)}
 
 
 CHINCHILLA = Family(
     names=("a", "b", "e", "alpha", "beta"),
     log_loss=_chinchilla_log_loss,
     to_law=_chinchilla_law,
-    coordinate=_chinchilla_coordinate,
+    natural=_CHINCHILLA_NATURAL,
     grid=_hoffmann_grid(),
 )
 """L = E + A / N^alpha + B / D^beta fitted as LSE(a - alpha log N, b - beta log D, e)."""
@@ -112,17 +111,12 @@ def _kaplan_law(theta):
                   alpha_D=theta[..., 3], C_c=nan, alpha_C=nan)
 
 
-def _kaplan_coordinate(name, value):
-    if name in ("N_c", "D_c"):
-        return f"log_{name}", np.log(value)
-    return name, value
-
-
 KAPLAN = Family(
     names=("log_N_c", "log_D_c", "alpha_N", "alpha_D"),
     log_loss=_kaplan_log_loss,
     to_law=_kaplan_law,
-    coordinate=_kaplan_coordinate,
+    natural={"N_c": ("log_N_c", np.log), "D_c": ("log_D_c", np.log), "alpha_N": ("alpha_N", _same),
+             "alpha_D": ("alpha_D", _same)},
     grid=np.array(list(itertools.product(np.arange(20.0, 41.0, 5.0), np.arange(20.0, 41.0, 5.0),
                                          (0.05, 0.1, 0.2, 0.4), (0.05, 0.1, 0.2, 0.4)))),
 )
@@ -138,15 +132,11 @@ def _compute_law(theta):
     return ComputeLaw(E=jnp.exp(theta[..., 0]), C0=jnp.exp(theta[..., 1]), alpha=theta[..., 2])
 
 
-def _compute_coordinate(name, value):
-    return {"E": ("e", np.log(value)), "C0": ("log_C0", np.log(value))}.get(name, (name, value))
-
-
 COMPUTE = Family(
     names=("e", "log_C0", "alpha"),
     log_loss=_compute_log_loss,
     to_law=_compute_law,
-    coordinate=_compute_coordinate,
+    natural={"E": ("e", np.log), "C0": ("log_C0", np.log), "alpha": ("alpha", _same)},
     grid=np.array(list(itertools.product(np.arange(-1.0, 1.01, 0.5), np.arange(10.0, 61.0, 10.0),
                                          (0.02, 0.05, 0.1, 0.2, 0.4)))),
 )
@@ -167,17 +157,11 @@ def _data_constrained_log_loss(theta, features):
                          theta[2])
 
 
-def _data_constrained_coordinate(name, value):
-    if name in ("R_D", "R_N"):
-        return f"log_{name}", np.log(value)
-    return _chinchilla_coordinate(name, value)
-
-
 DATA_CONSTRAINED = Family(
     names=("a", "b", "e", "alpha", "beta", "log_R_D", "log_R_N"),
     log_loss=_data_constrained_log_loss,
     to_law=_data_constrained_law,
-    coordinate=_data_constrained_coordinate,
+    natural={**_CHINCHILLA_NATURAL, "R_D": ("log_R_D", np.log), "R_N": ("log_R_N", np.log)},
     grid=np.array(list(itertools.product((5.0, 7.0), (6.0, 8.0), (0.3, 0.7), (0.3, 0.5), (0.3, 0.5),
                                          np.log([3.0, 15.0, 60.0]), np.log([2.0, 5.0, 20.0])))),
 )
@@ -432,7 +416,7 @@ def _resolve(family, loss_fn, names, grid):
             return jnp.log(loss_fn(theta, jnp.exp(features["log_N"]), jnp.exp(features["log_D"])))
 
         return Family(names=tuple(names), log_loss=log_loss, to_law=lambda theta: None,
-                      coordinate=lambda name, value: (name, value))
+                      natural={name: (name, _same) for name in names})
     if family not in FAMILIES:
         known = ", ".join(cls.__name__ for cls in FAMILIES)
         raise ValueError(f"family must be one of {known} (or pass loss_fn=), got {family!r}")
@@ -461,10 +445,11 @@ def _constraints(family: Family, fixed, bounds):
 
 
 def _coordinate(family: Family, name: str, value):
+    if name not in family.natural:
+        raise ValueError(f"{name!r} is not a parameter of this law; fixed= and bounds= take {tuple(family.natural)}")
+    coordinate, transform = family.natural[name]
     with np.errstate(all="ignore"):  # log of a non-positive value: reported below
-        coordinate, converted = family.coordinate(name, value)
-    if coordinate not in family.names:
-        raise ValueError(f"{name!r} is not a parameter of this fit; it fits {family.names}")
+        converted = transform(value)
     if not np.isfinite(converted):
         raise ValueError(f"{name} must be a finite value in range, got {value!r}")
     return coordinate, float(converted)
@@ -590,8 +575,10 @@ class Bootstrap:
         level: the coverage of ``intervals`` (e.g. 0.95).
         intervals: percentile intervals ``{name: (low, high)}`` over the converged refits
             for the law's parameters (E, A, B, alpha, beta for Chinchilla), the
-            compute-optimal exponents a and b (Chinchilla), and N* and D* at each requested
-            budget (``"N*@1e+24"``). Fewer than 99% converged refits give a warning.
+            compute-optimal exponents a and b (Chinchilla), and ``"N*"`` and ``"D*"``: arrays
+            of lows and highs, one per budget in ``flops``. Fewer than 99% converged refits
+            give a warning.
+        flops: the budgets of the N* and D* intervals (FLOPs).
     """
 
     law: object
@@ -600,7 +587,8 @@ class Bootstrap:
     objective: np.ndarray
     converged: np.ndarray
     level: float
-    intervals: dict[str, tuple[float, float]]
+    intervals: dict[str, tuple]
+    flops: np.ndarray
 
 
 def bootstrap(runs: Runs, n: int = 1000, *, key, family=Chinchilla, fit: HuberFit | None = None, starts: int = 4,
@@ -659,7 +647,8 @@ def bootstrap(runs: Runs, n: int = 1000, *, key, family=Chinchilla, fit: HuberFi
                           "or starts=", RuntimeWarning, stacklevel=2)
         intervals = _intervals(family_spec, _take(law, converged), params[converged], level, flops)
     return Bootstrap(law=law, params=params, names=family_spec.names, objective=objective,
-                     converged=converged, level=level, intervals=intervals)
+                     converged=converged, level=level, intervals=intervals,
+                     flops=np.atleast_1d(np.asarray(flops, dtype=float)))
 
 
 def _take(law, mask):
@@ -693,14 +682,14 @@ def _refit_program(family, delta, steps, features, log_loss_obs, theta, weight, 
     return (theta, *_optimality(moments, theta, weight, free, lower, upper))
 
 
-def _intervals(family: Family, law, params, level, flops) -> dict[str, tuple[float, float]]:
+def _intervals(family: Family, law, params, level, flops) -> dict[str, tuple]:
     tails = (100 * (1 - level) / 2, 100 * (1 + level) / 2)
 
     def interval(values):
-        values = np.asarray(values)
-        values = values[np.isfinite(values)]
-        low, high = np.percentile(values, tails)
-        return float(low), float(high)
+        """Percentiles of the finite draws along the first axis: floats, or arrays per budget."""
+        values = np.asarray(values, dtype=float)
+        low, high = np.nanpercentile(np.where(np.isfinite(values), values, np.nan), tails, axis=0)
+        return (float(low), float(high)) if np.ndim(low) == 0 else (low, high)
 
     if law is None:
         return {name: interval(params[:, i]) for i, name in enumerate(family.names)}
@@ -712,8 +701,8 @@ def _intervals(family: Family, law, params, level, flops) -> dict[str, tuple[flo
         alpha, beta = fields["alpha"], fields["beta"]
         out["a"] = interval(beta / (alpha + beta))
         out["b"] = interval(alpha / (alpha + beta))
-        for budget in np.atleast_1d(np.asarray(flops, dtype=float)):
-            plan = jax.vmap(compute_optimal, (0, None))(law, budget)
-            out[f"N*@{budget:.3g}"] = interval(plan.N)
-            out[f"D*@{budget:.3g}"] = interval(plan.D)
+        budgets = np.atleast_1d(np.asarray(flops, dtype=float))
+        if budgets.size:
+            plans = jax.vmap(compute_optimal, (0, None))(law, jnp.asarray(budgets))
+            out["N*"], out["D*"] = interval(plans.N), interval(plans.D)
     return out
