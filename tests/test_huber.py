@@ -102,7 +102,8 @@ def test_fixed_and_bounded_parameters(chinchilla_runs, chinchilla_fit):
     assert float(pinned.law.E) == pytest.approx(1.69, rel=1e-14)
     assert pinned.objective >= chinchilla_fit.objective
     assert len(pinned.starts) == 900  # the grid's e column collapses to the fixed value
-    bounded = sl.fit_huber(chinchilla_runs, bounds={"alpha": (0.1, 0.3)})
+    with pytest.warns(RuntimeWarning, match="bound of alpha"):
+        bounded = sl.fit_huber(chinchilla_runs, bounds={"alpha": (0.1, 0.3)})
     assert float(bounded.law.alpha) == pytest.approx(0.3)
     assert bounded.at_bound == ("alpha",)
 
