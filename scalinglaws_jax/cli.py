@@ -418,6 +418,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subcommand(commands, name, help, description, epilog, handler) -> argparse.ArgumentParser:
+    """A subcommand parser that runs ``handler(args)``."""
+    command = commands.add_parser(name, help=help, description=description, epilog=epilog,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+    command.set_defaults(handler=handler)
+    return command
+
+
 def _add_common(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--law",
@@ -436,15 +444,8 @@ def _add_common(command: argparse.ArgumentParser) -> None:
 
 
 def _add_plan(commands) -> None:
-    plan = commands.add_parser(
-        "plan",
-        help="size a model and its data for a budget, a target loss, or a 6ND calculation",
-        description=_PLAN_DESCRIPTION,
-        epilog=_PLAN_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,
-    )
-    plan.set_defaults(handler=_plan)
+    plan = _subcommand(commands, "plan", "size a model and its data for a budget, a target loss, or a 6ND calculation",
+                       _PLAN_DESCRIPTION, _PLAN_EPILOG, _plan)
     plan.add_argument("--flops", type=_values(False), metavar="C",
                       help="training compute budget (FLOPs; a lifetime budget with --inference-tokens); "
                       "list or range; no default")
@@ -478,15 +479,7 @@ def _add_plan(commands) -> None:
 
 
 def _add_table(commands) -> None:
-    table = commands.add_parser(
-        "table",
-        help="the compute-optimal table, 1e19 ... 1e25 FLOPs",
-        description=_TABLE_DESCRIPTION,
-        epilog=_TABLE_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,
-    )
-    table.set_defaults(handler=_table)
+    table = _subcommand(commands, "table", "the compute-optimal table, 1e19 ... 1e25 FLOPs", _TABLE_DESCRIPTION, _TABLE_EPILOG, _table)
     table.add_argument("--flops", type=_values(False), metavar="C",
                        help="training budgets (FLOPs); list or range (default: 1e19:1e25:7, "
                        "i.e. 1e19, 1e20, ..., 1e25)")
@@ -494,15 +487,8 @@ def _add_table(commands) -> None:
 
 
 def _add_fit(commands) -> None:
-    fit = commands.add_parser(
-        "fit",
-        help="fit a law to training runs (Hoffmann et al.'s approaches 1-3), with bootstrap intervals",
-        description=_FIT_DESCRIPTION,
-        epilog=_FIT_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,
-    )
-    fit.set_defaults(handler=_fit)
+    fit = _subcommand(commands, "fit", "fit a law to training runs (Hoffmann et al.'s approaches 1-3), with "
+                      "bootstrap intervals", _FIT_DESCRIPTION, _FIT_EPILOG, _fit)
     fit.add_argument("data", metavar="DATA",
                      help="an embedded dataset (" + ", ".join(DATASETS) + ") or a CSV file of runs")
     fit.add_argument("--columns", type=_argument(parse_columns), metavar="NAME=HEADER,...",

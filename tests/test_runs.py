@@ -217,7 +217,7 @@ def test_from_columns_unmapped_names_looked_up_as_themselves():
 
 
 def test_from_columns_errors():
-    with pytest.raises(ValueError, match=r"column 'Params' \(for N\) is not in the table"):
+    with pytest.raises(ValueError, match=r"no column 'Params' \(for N\); the table has"):
         Runs.from_columns(TABLE, {"N": "Params", "flops": "Training FLOP"})
     with pytest.raises(ValueError, match=r"no column for N; the table has"):
         Runs.from_columns(TABLE, {"flops": "Training FLOP"})

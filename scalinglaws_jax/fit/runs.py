@@ -159,17 +159,8 @@ class Runs:
             names = list(table.dtype.names)
         else:
             raise TypeError(f"table must be a DataFrame, a mapping or a structured array, got {type(table).__name__}")
-        sources, values = {}, {}
-        for name in _FIELDS:
-            source = mapping.get(name, name)
-            count = names.count(source)
-            if count > 1:
-                raise ValueError(f"column {source!r} (for {name}) appears {count} times in the table")
-            if count == 1:
-                sources[name] = source
-                values[name] = np.asarray(table[source])
-            elif name in mapping:
-                raise ValueError(f"column {source!r} (for {name}) is not in the table; it has {names}")
+        sources = _locate(names, mapping, "table")
+        values = {name: np.asarray(table[source]) for name, source in sources.items()}
         _require(values, names)
         try:
             return cls(**values)
@@ -205,16 +196,8 @@ class Runs:
                 header = [name.strip() for name in next(reader)]
             except StopIteration:
                 raise ValueError(f"{path}: the file is empty") from None
-            index = {}
-            for name in _FIELDS:
-                source = mapping.get(name, name)
-                count = header.count(source)
-                if count > 1:
-                    raise ValueError(f"{path}: column {source!r} (for {name}) appears {count} times in the header")
-                if count == 1:
-                    index[name] = header.index(source)
-                elif name in mapping:
-                    raise ValueError(f"{path}: no column {source!r} (for {name}); the header has {header}")
+            located = _locate(header, mapping, "header", path)
+            index = {name: header.index(source) for name, source in located.items()}
             _require(index, header, prefix=f"{path}: ")
             values = {name: [] for name in index}
             lines = []
@@ -238,6 +221,25 @@ class Runs:
                 f"{path}, line {lines[bad.index]}: column {source!r} ({bad.column}) "
                 f"must be {bad.wanted}, got {bad.value!r}"
             ) from None
+
+
+def _locate(names: list[str], mapping: dict[str, str], where: str, path=None) -> dict[str, str]:
+    """Library name -> source column for every field present once among ``names``.
+
+    A column present more than once, or a mapped column that is absent, is an error.
+    """
+    prefix = f"{path}: " if path is not None else ""
+    sources = {}
+    for name in _FIELDS:
+        source = mapping.get(name, name)
+        count = names.count(source)
+        if count > 1:
+            raise ValueError(f"{prefix}column {source!r} (for {name}) appears {count} times in the {where}")
+        if count == 1:
+            sources[name] = source
+        elif name in mapping:
+            raise ValueError(f"{prefix}no column {source!r} (for {name}); the {where} has {names}")
+    return sources
 
 
 def _mapping(columns) -> dict[str, str]:
