@@ -353,7 +353,7 @@ def test_os_errors_become_usage_errors(tmp_path, monkeypatch):
     def denied(path, columns):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(cli, "_read_csv", denied)
+    monkeypatch.setattr("scalinglaws_jax.cli._fit._read_csv", denied)
     assert_one_line_error(*call("fit", str(path)), f"{path}: Permission denied")
 
 
