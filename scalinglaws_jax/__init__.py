@@ -52,3 +52,4 @@ from .fit.huber import Bootstrap, HuberFit, bootstrap, fit_huber
 from .fit.runs import Runs
 from .fit.isoflop import EnvelopeFit, IsoFLOPFit, fit_envelope, fit_isoflop
 from .fit.forecast import ForecastCheck, extrapolation_error
+from .fit.bayes import Posterior, fit_bayes
