@@ -378,7 +378,7 @@ def test_fit_help_mentions_every_option():
     parser = _fit_parser()
     options = {option for action in parser._actions for option in action.option_strings if option.startswith("--")}
     assert options == {"--help", "--columns", "--drop-highest", "--approach", "--bootstrap", "--seed", "--fix",
-                       "--flops", "--json"}
+                       "--flops", "--json", "--bayes", "--chains", "--warmup", "--samples", "--save"}
     status, out, _ = call("fit", "--help")
     assert status == 0
     for option in options:

@@ -4,8 +4,8 @@
 (or this target loss, or this budget with inference demand), and works as a 6ND
 calculator; ``scalinglaws table`` prints the compute-optimal table of a published law;
 ``scalinglaws fit`` fits a law to training runs (an embedded dataset or a CSV file) by
-any of Hoffmann et al.'s three approaches, with bootstrap intervals. All take ``--json``
-for machine-readable output.
+any of Hoffmann et al.'s three approaches, with bootstrap intervals, or samples its
+posterior with NUTS (``--bayes``). All take ``--json`` for machine-readable output.
 
 The command turns on float64 (``jax_enable_x64``) as it starts; importing the library
 never does. Bad input is a one-line ``scalinglaws: error: ...`` on stderr and exit
@@ -25,15 +25,17 @@ import jax
 
 from .. import __version__
 from ._arguments import _Parser
-from ._fit import DATASETS, MAX_BOOTSTRAP, _add_fit
+from ._fit import BAYES_DEFAULTS, DATASETS, MAX_BOOTSTRAP, MAX_CHAINS, _add_fit
 from ._plan import PRICE_PER_GPU_HOUR, _add_plan, _add_table
 from ._render import engineering, render
 from ._values import LAW_PARAMETERS, MAX_RANGE_POINTS, parse_columns, parse_fixed, parse_values
 
 __all__ = [
+    "BAYES_DEFAULTS",
     "DATASETS",
     "LAW_PARAMETERS",
     "MAX_BOOTSTRAP",
+    "MAX_CHAINS",
     "MAX_RANGE_POINTS",
     "PRICE_PER_GPU_HOUR",
     "build_parser",
@@ -67,8 +69,8 @@ def main(argv=None) -> int:
     """Run the ``scalinglaws`` command on ``argv`` (default ``sys.argv[1:]``).
 
     Returns the exit status: 0 ok, 1 when some row did not solve (its status column
-    says why) or a fit did not converge (a warning on stderr), 2 on a usage error or
-    unreadable data (one line on stderr).
+    says why), a fit did not converge or a posterior's diagnostics are doubtful (a
+    warning on stderr), 2 on a usage error or unreadable data (one line on stderr).
     """
     jax.config.update("jax_enable_x64", True)
     parser = build_parser()

@@ -1,23 +1,28 @@
-"""``scalinglaws fit``: its options, loading the runs, and the three approaches' results."""
+"""``scalinglaws fit``: its options, loading the runs, the three approaches' results and
+the Bayesian fit (``--bayes``)."""
 
 from __future__ import annotations
 
 import csv
+import os
 import sys
+import warnings
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from ..allocate import DEFAULT_BUDGETS, budget_table
+from ..allocate import DEFAULT_BUDGETS, budget_table, compute_optimal
 from ..datasets import chinchilla, sardana
 from ..fit.huber import CHINCHILLA as _HUBER_CHINCHILLA
+from ..fit.bayes import ESS_MIN, RHAT_MAX, fit_bayes
 from ..fit.huber import DELTA, bootstrap, fit_huber
 from ..fit.isoflop import fit_envelope, fit_isoflop
 from ..fit.runs import Runs
 from ..laws import Chinchilla
 from ._arguments import _argument, _integer, _subcommand, _value_list
-from ._render import INTERVAL_LEVEL, _plain, _rows
+from ._render import INTERVAL_LEVEL, _chains, _plain, _rows
 from ._values import LAW_PARAMETERS, RUN_COLUMNS, parse_columns, parse_fixed
 
 DATASETS = {
@@ -28,6 +33,12 @@ DATASETS = {
 
 MAX_BOOTSTRAP = 20_000
 """Most resamples ``--bootstrap`` may ask for (memory grows with resamples x runs)."""
+
+MAX_CHAINS = 64
+"""Most NUTS chains ``--chains`` may ask for."""
+
+BAYES_DEFAULTS = {"chains": 4, "warmup": 1000, "samples": 1000}
+"""``--bayes`` sampler settings unless ``--chains``, ``--warmup``, ``--samples`` say otherwise."""
 
 
 _FIT_DESCRIPTION = (
@@ -60,6 +71,23 @@ _FIT_DESCRIPTION = (
     "--bootstrap N refits on N resamples of the runs (drawn with replacement) and prints\n"
     f"{INTERVAL_LEVEL:.0%} percentile intervals next to the estimates. Progress goes to stderr, except\n"
     "with --json. An approach-3 fit takes about 5-20 s on a laptop CPU, mostly compiling.\n"
+    "\n"
+    "--bayes samples the posterior of the same law with NUTS (sl.fit_bayes: NumPyro, a\n"
+    "dense mass matrix, fixed data-independent priors E ~ Uniform(0.5, 3), A, B ~\n"
+    "LogNormal(5, 5), alpha, beta ~ Uniform(0, 2), and a Student-t likelihood (nu = 4) on\n"
+    "log loss with a learned scale sigma ~ HalfNormal(0.05)). It prints, per parameter,\n"
+    f"the posterior median, the {INTERVAL_LEVEL:.0%} equal-tailed interval, R-hat and bulk ESS, the\n"
+    "number of divergent transitions and the wall time, then the posterior medians and\n"
+    f"{INTERVAL_LEVEL:.0%} intervals of N*, D*, D*/N* and the loss at the --flops budgets (the law's own\n"
+    "loss at each draw's compute-optimal plan, without the run-to-run noise sigma). An\n"
+    f"R-hat above {RHAT_MAX}, a bulk ESS below {ESS_MIN:.0f} or any divergence is a warning on stderr\n"
+    "(exit status 1): do not trust the intervals then. --save PATH writes the draws\n"
+    "(PATH.npz, one array per parameter, and a PATH.json sidecar; sl.Posterior.load\n"
+    "reads them). On CPU the chains run in parallel, one per device (the command asks\n"
+    "XLA for --chains host devices); 4 chains x (1000 + 1000) take about 15-40 s on a\n"
+    "laptop CPU, including compilation. Results are reproducible for a given --seed and\n"
+    "chain layout (the JSON's bayes.chain_method: parallel or vectorized).\n"
+    "\n"
     "Units: N in parameters, D in tokens, C in FLOPs, loss in nats per token.\n"
 )
 
@@ -68,19 +96,22 @@ _FIT_EPILOG = (
     "  scalinglaws fit chinchilla --drop-highest 5\n"
     "  scalinglaws fit chinchilla --drop-highest 5 --bootstrap 4000 --flops 5.76e23 --json\n"
     "  scalinglaws fit chinchilla --fix E=1.69\n"
+    "  scalinglaws fit chinchilla --drop-highest 5 --bayes --flops 5.76e23 --save chinchilla-posterior\n"
+    "  scalinglaws fit chinchilla --drop-highest 5 --bayes --chains 2 --warmup 500 --samples 500 --seed 1 --json\n"
     "  scalinglaws fit chinchilla --approach 2 --bootstrap 1000 --seed 1\n"
     "  scalinglaws fit chinchilla --approach 1\n"
     "  scalinglaws fit sardana --flops 1e20:1e24:5\n"
     "  scalinglaws fit runs.csv --columns N=\"Model Size\",flops=\"Training FLOP\",loss=loss\n"
     "\n"
-    "exit status: 0 ok; 1 the best start did not converge, or a table row did not solve\n"
-    "(a warning on stderr says which); 2 usage error (bad option, dataset, file or data).\n"
+    "exit status: 0 ok; 1 the best start did not converge, the sampler's diagnostics are\n"
+    "doubtful (--bayes), or a table row did not solve (a warning on stderr says which);\n"
+    "2 usage error (bad option, dataset, file or data).\n"
 )
 
 
 def _add_fit(commands) -> None:
     fit = _subcommand(commands, "fit", "fit a law to training runs (Hoffmann et al.'s approaches 1-3), with "
-                      "bootstrap intervals", _FIT_DESCRIPTION, _FIT_EPILOG, _fit)
+                      "bootstrap intervals or a Bayesian posterior", _FIT_DESCRIPTION, _FIT_EPILOG, _fit)
     fit.add_argument("data", metavar="DATA",
                      help="an embedded dataset (" + ", ".join(DATASETS) + ") or a CSV file of runs")
     fit.add_argument("--columns", type=_argument(parse_columns), metavar="NAME=HEADER,...",
@@ -96,34 +127,68 @@ def _add_fit(commands) -> None:
     fit.add_argument("--bootstrap", type=_integer(2, MAX_BOOTSTRAP), metavar="N",
                      help=f"resamples for {INTERVAL_LEVEL:.0%}% percentile intervals, 2 to {MAX_BOOTSTRAP} "
                      "(approaches 2 and 3; default: none; Besiroglu et al. used 4000)")
+    fit.add_argument("--bayes", action="store_true",
+                     help="sample the posterior of L = E + A / N^alpha + B / D^beta with NUTS (sl.fit_bayes) "
+                     "instead of the Huber fit; not with --approach 1 or 2, nor --bootstrap (default: off)")
+    fit.add_argument("--chains", type=_integer(1, MAX_CHAINS), metavar="N",
+                     help=f"NUTS chains, 1 to {MAX_CHAINS} (--bayes; default: {BAYES_DEFAULTS['chains']})")
+    fit.add_argument("--warmup", type=_integer(1), metavar="N",
+                     help="warm-up (adaptation) iterations per chain, discarded (--bayes; default: "
+                     f"{BAYES_DEFAULTS['warmup']})")
+    fit.add_argument("--samples", type=_integer(4), metavar="N",
+                     help="draws kept per chain, at least 4 (--bayes; default: "
+                     f"{BAYES_DEFAULTS['samples']})")
+    fit.add_argument("--save", metavar="PATH",
+                     help="write the posterior draws to PATH.npz and its JSON sidecar PATH.json "
+                     "(Posterior.save; .npz is appended when missing; read them with sl.Posterior.load) "
+                     "(--bayes; default: not saved)")
     fit.add_argument("--seed", type=_integer(0, 2**32 - 1), metavar="S",
-                     help="seed of the bootstrap's JAX PRNG key, jax.random.key(S) (default: 0)")
+                     help="seed of the JAX PRNG key, jax.random.key(S), of the bootstrap or of --bayes "
+                     "(default: 0)")
     fit.add_argument("--fix", type=_argument(parse_fixed), metavar="NAME=VALUE[,...]",
                      help="pin parameters of the law to values in its own units, e.g. E=1.69 or "
-                     "alpha=0.34,beta=0.28; names " + ", ".join(LAW_PARAMETERS) + " (approach 3; "
-                     "default: all free)")
+                     "alpha=0.34,beta=0.28; names " + ", ".join(LAW_PARAMETERS) + " (approach 3 and "
+                     "--bayes; default: all free)")
     fit.add_argument("--flops", type=_value_list(False), metavar="C",
                      help="training budgets (FLOPs) of the compute-optimal table (approach 3: the fitted "
-                     "law's N*, D* and loss; 1 and 2: the power laws' N*, D*); list or range "
+                     "law's N*, D* and loss; --bayes: their posterior medians and intervals; 1 and 2: the "
+                     "power laws' N*, D*); list or range "
                      "(start:stop:num, log-spaced) (default: 1e19:1e25:7, i.e. 1e19, 1e20, ..., 1e25)")
     fit.add_argument("--json", action="store_true",
                      help="print one JSON object instead of text: the data, the approach, the fitted "
                      "parameters, objective, intervals ([low, high]), and one object per table row "
-                     "with plain numbers (null for NaN); no progress on stderr")
+                     "with plain numbers (null for NaN); with --bayes the parameters are posterior "
+                     "medians, and 'posterior' holds Posterior.summary() per parameter and 'bayes' the "
+                     "sampler's settings, diagnostics and wall time; no progress on stderr")
 
 
 def _fit(args) -> dict:
     """``scalinglaws fit``: load the runs, fit them by the chosen approach."""
     _check_fit_options(args)
+    if args.bayes:
+        _host_devices(_bayes_setting(args, "chains"))
     runs, data = _load_runs(args)
     flops = np.asarray(DEFAULT_BUDGETS if args.flops is None else args.flops, dtype=float)
-    fitter = {1: _fit_envelope, 2: _fit_isoflop, 3: _fit_huber}[args.approach]
+    fitter = _fit_bayes if args.bayes else {1: _fit_envelope, 2: _fit_isoflop, 3: _fit_huber}[args.approach]
     return fitter(args, runs, data, flops)
 
 
 def _check_fit_options(args) -> None:
-    if args.seed is not None and args.bootstrap is None:
-        raise ValueError("--seed: only used with --bootstrap")
+    if args.bayes:
+        if args.approach != 3:
+            raise ValueError(f"--approach {args.approach}: not available with --bayes, which samples the law "
+                             "of approach 3; drop one of them")
+        if args.bootstrap is not None:
+            raise ValueError("--bootstrap: not available with --bayes (the posterior gives the intervals); "
+                             "drop one of them")
+        if args.save is not None:
+            _check_save_path(args.save)
+    else:
+        for option in ("chains", "warmup", "samples", "save"):
+            if getattr(args, option) is not None:
+                raise ValueError(f"--{option}: only used with --bayes")
+    if args.seed is not None and args.bootstrap is None and not args.bayes:
+        raise ValueError("--seed: only used with --bootstrap or --bayes")
     if args.fix is not None and args.approach != 3:
         raise ValueError(f"--fix: only used with --approach 3 (the Huber fit), not --approach {args.approach}")
     if args.bootstrap is not None and args.approach == 1:
@@ -310,3 +375,171 @@ def _fit_notes(args, data) -> list[str]:
     if data["source"] == "chinchilla" and data["kind"] == "dataset" and not args.drop_highest:
         notes.append("all 245 chinchilla runs; Besiroglu et al. 2024 fit 240 (--drop-highest 5)")
     return notes
+
+
+# ----------------------------------------------------------------------------------
+# --bayes
+
+
+def _bayes_setting(args, name: str) -> int:
+    value = getattr(args, name)
+    return BAYES_DEFAULTS[name] if value is None else value
+
+
+def _check_save_path(text: str) -> None:
+    """--save: fail before sampling when the files could not be written."""
+    if not text.strip():
+        raise ValueError("--save: empty path")
+    npz, sidecar = _posterior_paths(text)
+    directory = npz.parent
+    if not directory.is_dir():
+        raise ValueError(f"--save: the directory {str(directory)!r} does not exist")
+    for path in (npz, sidecar):
+        if path.is_dir():
+            raise ValueError(f"--save: {str(path)!r} is a directory")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ValueError(f"--save: cannot write in the directory {str(directory)!r}")
+
+
+def _host_devices(count: int) -> None:
+    """Ask XLA for ``count`` CPU devices, so that ``fit_bayes`` runs that many chains in parallel.
+
+    ``fit_bayes`` runs chains in parallel when ``jax.local_device_count() >= num_chains``,
+    and the library never sets the device count (``numpyro.set_host_device_count`` only
+    works before JAX starts; DESIGN.md). The command may: XLA reads ``XLA_FLAGS`` when JAX
+    initialises its backends, which happens here at once; ``XLA_FLAGS`` is then restored, so
+    child processes do not inherit the setting. No effect when ``XLA_FLAGS`` already sets a
+    device count, or when JAX has already started (``main()`` called from a program that
+    used JAX): the chains are then vectorised on one device, as the library does.
+    """
+    if count < 2:
+        return
+    old = os.environ.get("XLA_FLAGS")
+    if old is not None and "xla_force_host_platform_device_count" in old:
+        return
+    os.environ["XLA_FLAGS"] = f"{old or ''} --xla_force_host_platform_device_count={count}".strip()
+    try:
+        jax.local_device_count()
+    finally:
+        if old is None:
+            del os.environ["XLA_FLAGS"]
+        else:
+            os.environ["XLA_FLAGS"] = old
+
+
+def _library_warnings(caught) -> list[str]:
+    """The library's RuntimeWarnings (a doubtful fit) as one-line messages; other warnings
+    are shown as Python shows them."""
+    messages = []
+    for item in caught:
+        if issubclass(item.category, RuntimeWarning):
+            messages.append(" ".join(str(item.message).split()))
+        else:
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    return messages
+
+
+def _draw_quantiles(values, ok=None):
+    """(median, low, high) along the draw axis 0, over the draws where ``ok``: the median and
+    the equal-tailed INTERVAL_LEVEL interval, as ``Posterior.interval`` computes it."""
+    values = np.asarray(values, dtype=float)
+    if ok is not None:
+        values = np.where(ok, values, np.nan)
+    tail = (1.0 - INTERVAL_LEVEL) / 2.0
+    low, high = np.nanquantile(values, [tail, 1.0 - tail], axis=0)
+    return np.nanmedian(values, axis=0), low, high
+
+
+def _posterior_paths(text: str) -> tuple[Path, Path]:
+    from ..fit.bayes import _paths
+
+    return _paths(text)
+
+
+def _fit_bayes(args, runs, data, flops) -> dict:
+    """--bayes: the NUTS posterior of the law, its diagnostics, and the posterior of the
+    compute-optimal plan at the budgets."""
+    chains, warmup, samples = (_bayes_setting(args, name) for name in ("chains", "warmup", "samples"))
+    seed = 0 if args.seed is None else args.seed
+    fixed = args.fix or {}
+    devices = jax.local_device_count()
+    backend = jax.default_backend().upper()
+    if chains == 1:
+        layout = f"on one {backend} device"
+    elif devices >= chains:
+        layout = f"in parallel on {chains} of {devices} {backend} devices"
+    else:
+        layout = f"vectorised on one {backend} device"
+    _progress(args, f"sampling the posterior of {len(runs)} runs: NUTS, {_chains(chains)} x ({warmup} warm-up + "
+              f"{samples} draws), {layout} ...")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        post = fit_bayes(runs, key=jax.random.key(seed), num_chains=chains, num_warmup=warmup,
+                         num_samples=samples, fixed=fixed or None)
+    messages = [message + " On the command line: raise --warmup and --samples, or --chains."
+                if message.startswith("fit_bayes:") else message for message in _library_warnings(caught)]
+    saved = None
+    if args.save is not None:
+        npz = post.save(args.save)
+        saved = {"npz": str(npz), "json": str(npz.with_suffix(".json"))}
+
+    table = post.summary()
+    posterior = {name: {key: value if isinstance(value, bool) else _plain(np.asarray(value))
+                        for key, value in row.items()}
+                 for name, row in table.items() if isinstance(row, dict)}
+    parameters = {name: posterior[name]["median"] for name in LAW_PARAMETERS}
+    intervals = {name: [posterior[name]["q2.5"], posterior[name]["q97.5"]] for name in LAW_PARAMETERS}
+    power_laws = {}
+    for name, values in _compute_optimal_power_laws({name: post.draws(name) for name in LAW_PARAMETERS}).items():
+        median, low, high = _draw_quantiles(values)
+        power_laws[name] = _plain(np.asarray(median))
+        intervals[name] = _interval((low, high))
+
+    plans = jax.vmap(compute_optimal, (0, None))(post.law, jnp.asarray(flops))
+    status = np.asarray(plans.status)
+    ok = status == 0
+    N, N_low, N_high = _draw_quantiles(plans.N, ok)
+    D, D_low, D_high = _draw_quantiles(plans.D, ok)
+    ratio, _, _ = _draw_quantiles(np.asarray(plans.D) / np.asarray(plans.N), ok)
+    loss, loss_low, loss_high = _draw_quantiles(plans.loss, ok)
+    columns = {"flops": flops, "N": N, "N_low": N_low, "N_high": N_high, "D": D, "D_low": D_low,
+               "D_high": D_high, "tokens_per_param": ratio, "loss": loss, "loss_low": loss_low,
+               "loss_high": loss_high, "status": status.max(axis=0)}
+    return {
+        "command": args.command,
+        "title": f"posterior of the compute-optimal plan (6 N D = FLOPs): medians and {INTERVAL_LEVEL:.0%} "
+        "intervals over the draws",
+        "data": data,
+        "approach": 3,
+        "method": "Bayesian: NUTS (NumPyro) on L = E + A / N^alpha + B / D^beta, "
+        f"{'Student-t' if post.likelihood == 'student_t' else 'normal'} likelihood on log loss (sl.fit_bayes)",
+        "law": {"family": "Chinchilla", "parameters": parameters, "fixed": fixed},
+        "bayes": {
+            "sampler": post.method,
+            "chains": chains,
+            "warmup": warmup,
+            "samples": samples,
+            "draws": post.num_draws,
+            "seed": seed,
+            "chain_method": post.info["chain_method"],
+            "seconds": post.info["seconds"],
+            "divergences": post.divergences,
+            "likelihood": post.likelihood,
+            "priors": dict(post.priors),
+            "fixed": {name: float(value) for name, value in post.fixed.items()},
+            "level": INTERVAL_LEVEL,
+            "r_hat_max": RHAT_MAX,
+            "ess_min": ESS_MIN,
+            "saved": saved,
+        },
+        "posterior": posterior,
+        "power_laws": power_laws,
+        "bootstrap": None,
+        "intervals": intervals,
+        "notes": _fit_notes(args, data) + [
+            "loss is each draw's law at its own compute-optimal plan, without the run-to-run noise sigma "
+            "(sl.Posterior.predict adds it)"
+        ],
+        "warnings": messages,
+        "rows": _rows(columns),
+    }

@@ -11,7 +11,7 @@ from ..flops import ACCELERATORS
 STATUS_NAMES = {0: "ok", 1: "infeasible", 2: "not converged", 3: "invalid input"}
 
 INTERVAL_LEVEL = 0.95
-"""Coverage of the bootstrap percentile intervals ``fit`` prints."""
+"""Coverage of the bootstrap percentile intervals and of the posterior intervals ``fit`` prints."""
 
 
 def _rows(columns: dict) -> list[dict]:
@@ -66,6 +66,7 @@ _COLUMNS = {
     "kept": ("kept", _formatter(".2f")),
     "N_interval": (f"params {INTERVAL_LEVEL:.0%}", str),
     "D_interval": (f"tokens {INTERVAL_LEVEL:.0%}", str),
+    "loss_interval": (f"loss {INTERVAL_LEVEL:.0%}", str),
 }
 """Header and text formatter of each result column (a row's keys give the order)."""
 
@@ -82,7 +83,7 @@ def _table_text(rows: list[dict]) -> list[str]:
 def render(result: dict) -> str:
     """A command's result as readable text: the law, notes, and aligned tables."""
     if result["command"] == "fit":
-        return _render_fit(result)
+        return _render_bayes(result) if result.get("bayes") else _render_fit(result)
     law = result["law"]
     parameters = ", ".join(f"{name}={value:.6g}" for name, value in law["parameters"].items())
     lines = [f"law: {law['name']} = {law['family']}({parameters})", result["title"]]
@@ -110,6 +111,8 @@ _MEANINGS = {
     "b": "D* ~ C^b",
     "k_N": "N* = k_N C^a (parameters)",
     "k_D": "D* = k_D C^b (tokens)",
+    "sigma": "scale of the log-loss residuals",
+    "nu": "Student-t degrees of freedom",
 }
 
 
@@ -171,6 +174,52 @@ def _render_fit(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _render_bayes(result: dict) -> str:
+    """The result of ``fit --bayes`` as text: sampler, posterior summary, diagnostics, table."""
+    bayes = result["bayes"]
+    level = f"{bayes['level']:.0%} interval"
+    layouts = {"parallel": "in parallel", "vectorized": "vectorised", "sequential": "one after another"}
+    layout = layouts.get(bayes["chain_method"], bayes["chain_method"])
+    lines = [
+        _data_text(result["data"]),
+        f"Bayesian fit: NUTS (NumPyro), {_chains(bayes['chains'])} x ({bayes['warmup']} warm-up + "
+        f"{bayes['samples']} draws), seed {bayes['seed']}" + (f", chains {layout}" if bayes["chains"] > 1 else ""),
+        "law: L = E + A / N^alpha + B / D^beta (N parameters, D tokens); log loss ~ "
+        + ("StudentT(nu, log L(N, D), sigma)" if bayes["likelihood"] == "student_t" else "Normal(log L(N, D), sigma)"),
+        "priors: " + ", ".join(f"{name} ~ {prior}" for name, prior in bayes["priors"].items()),
+    ]
+    cells = [["parameter", "median", level, "r_hat", "ess_bulk", "meaning"]]
+
+    def number(value, pattern):
+        return "nan" if value is None else format(value, pattern)
+
+    for name, row in result["posterior"].items():
+        if row["fixed"]:
+            cells.append([name, number(row["median"], ".4g"), "fixed", "", "", _MEANINGS[name]])
+        else:
+            cells.append([name, number(row["median"], ".4g"), _interval_text((row["q2.5"], row["q97.5"]), ".4g"),
+                          number(row["r_hat"], ".3f"), number(row["ess_bulk"], ".0f"), _MEANINGS[name]])
+    meanings = {"a": "N* ~ C^a, a = beta / (alpha + beta)", "b": "D* ~ C^b, b = alpha / (alpha + beta)"}
+    for name, value in result["power_laws"].items():
+        cells.append([name, number(value, ".4g"), _interval_text(result["intervals"][name], ".4g"), "", "",
+                      meanings.get(name, _MEANINGS[name])])
+    lines += ["", *_aligned(cells), ""]
+    doubtful = bool(result["warnings"])
+    lines.append(f"divergences: {bayes['divergences']} of {bayes['draws']} draws; diagnostics "
+                 + ("doubtful: see the warnings on stderr" if doubtful else
+                    f"ok (R-hat <= {bayes['r_hat_max']}, bulk ESS >= {bayes['ess_min']:.0f}, no divergences)"))
+    lines.append(f"wall time: {bayes['seconds']:.1f} s (sampling, including compilation)")
+    if bayes["saved"]:
+        lines.append(f"saved: {bayes['saved']['npz']} and {bayes['saved']['json']}")
+    lines += [f"note: {note}" for note in result["notes"]]
+    lines += ["", result["title"], "", *_table_text([_with_intervals(row) for row in result["rows"]])]
+    return "\n".join(lines)
+
+
+def _chains(count: int) -> str:
+    return f"{count} chain" + ("" if count == 1 else "s")
+
+
 def _data_text(data: dict) -> str:
     if data["kind"] == "dataset":
         source = f"{data['source']} ({data['reference']})"
@@ -197,7 +246,7 @@ def _with_intervals(row: dict) -> dict:
         shown[name] = value
         if f"{name}_low" in row:
             shown[f"{name}_interval"] = _interval_text((row[f"{name}_low"], row[f"{name}_high"]), "",
-                                                       engineering)
+                                                       _COLUMNS[name][1])
     return shown
 
 
