@@ -419,3 +419,22 @@ def test_console_script_fit():
                          timeout=120, check=False)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines()[-1].startswith("scalinglaws: error: DATA: 'missing.csv'")
+
+
+def test_library_warnings_from_the_huber_fit_exit_1(monkeypatch):
+    # A doubtful fit (the library warns) is reported in one line and exits 1, not 0.
+    from scalinglaws_jax.cli import _fit
+
+    real = _fit.fit_huber
+
+    def doubtful(*args, **kwargs):
+        import warnings
+
+        warnings.warn("fit_huber: the best start did not reach a verified minimum", RuntimeWarning)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_fit, "fit_huber", doubtful)
+    status, out, err = call("fit", "chinchilla", "--drop-highest", "5", "--flops", "1e22")
+    assert status == 1 and "Traceback" not in err
+    assert "scalinglaws: warning: fit_huber: the best start did not reach a verified minimum" in err.splitlines()
+    assert "E" in out

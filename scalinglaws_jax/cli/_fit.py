@@ -254,7 +254,10 @@ def _fit_huber(args, runs, data, flops) -> dict:
     """Approach 3: the Huber fit of L(N, D), its compute-optimal table, the bootstrap."""
     fixed = args.fix or {}
     _progress(args, f"fitting {len(runs)} runs from {_n_starts(fixed)} starts ...")
-    fit = fit_huber(runs, Chinchilla, fixed=fixed or None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = fit_huber(runs, Chinchilla, fixed=fixed or None)
+    messages = _library_warnings(caught)
     law = fit.law
     parameters = {name: float(getattr(law, name)) for name in LAW_PARAMETERS}
     best = int(np.argmin(fit.end_objectives))
@@ -281,15 +284,16 @@ def _fit_huber(args, runs, data, flops) -> dict:
         "bootstrap": None,
         "intervals": None,
         "notes": _fit_notes(args, data),
-        "warnings": [] if converged else [
-            f"the best start did not converge (gradient norm {fit.grad_norm:.3g}): the fit may not be a minimum"
-        ],
+        "warnings": messages,
     }
     if args.bootstrap is not None:
         seed = 0 if args.seed is None else args.seed
         _progress(args, f"bootstrap: {args.bootstrap} resamples ...")
-        draws = bootstrap(runs, args.bootstrap, key=jax.random.key(seed), fit=fit, fixed=fixed or None,
-                          level=INTERVAL_LEVEL, flops=flops)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            draws = bootstrap(runs, args.bootstrap, key=jax.random.key(seed), fit=fit, fixed=fixed or None,
+                              level=INTERVAL_LEVEL, flops=flops)
+        messages.extend(_library_warnings(caught))
         result["bootstrap"] = {"resamples": args.bootstrap, "seed": seed, "level": INTERVAL_LEVEL,
                                "converged": int(np.sum(draws.converged))}
         result["intervals"] = {name: _interval(draws.intervals[name]) for name in (*LAW_PARAMETERS, "a", "b")}
