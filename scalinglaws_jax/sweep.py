@@ -1,0 +1,503 @@
+"""Scenario sweeps: a solver over the cartesian product of named axes, chunked and sharded.
+
+``sweep(sl.compute_optimal, post.law, flops=budgets, inference_tokens=volumes)`` solves
+every (budget, volume) scenario for every draw of a batched law and keeps, per
+scenario, quantiles over the draws. The product of the axes is never built in memory:
+the scenarios are numbered in row-major order (the last axis fastest) and cut into
+fixed-size chunks; one compiled program turns a chunk's first index into its scenarios
+on the device (mixed-radix arithmetic in int32, so 1e10 scenarios need no int64),
+solves them, reduces over the draws and returns only the reduction.
+
+Devices: a chunk is split across a one-axis ``Mesh`` of the local devices with
+``shard_map``; scenarios are independent, so the devices never communicate. Several
+processes (``jax.distributed.initialize``, one per host) share the chunks round-robin
+and write them to one output directory on a filesystem all of them see; the result is
+assembled once every process is done. Results do not depend on the number of devices or
+processes.
+
+Output on disk (``out=``): ``manifest.json`` (what was swept; a directory holding another
+sweep is refused) and one ``chunk-NNNNNNNN.npz`` per chunk, each written to a temporary
+name and renamed, so a sweep killed at any point and started again skips the chunks it
+finished and gives the same result as an uninterrupted run.
+
+Units are those of the swept function (FLOPs, tokens, parameters for the solvers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._validate import OK
+
+REDUCTIONS = ("quantiles", "mean", "none")
+"""Reductions over the law-draw axis: quantiles per scenario, the mean, or every draw."""
+
+DEFAULT_QUANTILES = (0.05, 0.5, 0.95)
+
+DEFAULT_CHUNK_ELEMENTS = 2**20
+"""Solves per chunk (scenarios x draws) when ``chunk_size`` is not given."""
+
+_FORMAT = "scalinglaws_jax.sweep/1"
+_AXIS = "scenarios"
+_MAX_AXIS = 2**30
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SweepResult:
+    """What a sweep computed, per scenario.
+
+    Attributes:
+        fields: output name (e.g. ``"N"``, ``"loss"``, ``"status"``; ``"value"`` for a
+            function returning one array) -> array of shape ``(*shape, *extra)``, where
+            ``shape`` is the axes' lengths in order and ``extra`` is ``(len(quantiles),)``
+            for ``reduce="quantiles"``, ``()`` for ``"mean"`` and ``(draws,)`` for
+            ``"none"`` (nothing when the law has no draw axis). Integer fields (solver
+            status) are reduced by their maximum over the draws: 0 means every draw solved.
+        axes: axis name -> its values (1-D float array), in sweep order.
+        reduce: the reduction over draws.
+        quantiles: the quantile levels (``reduce="quantiles"``), else ().
+        draws: number of law draws (0 when the law has no draw axis).
+        info: chunks, chunk size, devices, processes, traces, seconds, resumed chunks.
+    """
+
+    fields: dict
+    axes: dict
+    reduce: str
+    quantiles: tuple
+    draws: int
+    info: dict
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(values) for values in self.axes.values())
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.fields[name]
+
+    def __repr__(self) -> str:
+        axes = ", ".join(f"{name}[{len(values)}]" for name, values in self.axes.items())
+        return f"SweepResult({axes}; {self.reduce} over {self.draws} draws; fields {list(self.fields)})"
+
+
+# ----------------------------------------------------------------------------------
+# validation
+
+
+def _check_axes(axes: dict, dtype) -> dict[str, np.ndarray]:
+    if not axes:
+        raise ValueError("sweep needs at least one named axis, e.g. flops=np.logspace(19, 26, 200)")
+    checked = {}
+    for name, values in axes.items():
+        try:
+            array = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"axis {name} must be numbers, got {values!r}") from None
+        if array.ndim == 0:
+            array = array.reshape(1)
+        if array.ndim != 1:
+            raise ValueError(f"axis {name} must be one-dimensional, got shape {array.shape}")
+        if array.size == 0:
+            raise ValueError(f"axis {name} is empty")
+        if array.size > _MAX_AXIS:
+            raise ValueError(f"axis {name} has {array.size} values, more than {_MAX_AXIS}")
+        bad = ~np.isfinite(array)
+        if bad.any():
+            index = int(np.argmax(bad))
+            raise ValueError(f"axis {name} must be finite, got {name}[{index}]={float(array[index])}")
+        checked[name] = array.astype(dtype)
+    return checked
+
+
+def _draw_count(law) -> int:
+    """0 for a single law (scalar leaves), K for a batched law (leaves of shape (K,))."""
+    if law is None:
+        return 0
+    leaves = jax.tree_util.tree_leaves(law)
+    if not leaves:
+        raise ValueError(f"law has no array leaves: {law!r}")
+    shapes = {np.shape(leaf) for leaf in leaves}
+    if shapes == {()}:
+        return 0
+    if len(shapes) == 1:
+        (shape,) = shapes
+        if len(shape) == 1 and shape[0] > 0:
+            return shape[0]
+    raise ValueError(f"law leaves must all be scalars (one law) or all of shape (draws,) (a batch of laws), "
+                     f"got shapes {sorted(shapes)}")
+
+
+def _check_quantiles(quantiles) -> tuple[float, ...]:
+    levels = tuple(float(q) for q in np.atleast_1d(np.asarray(quantiles, dtype=np.float64)))
+    if not levels:
+        raise ValueError("quantiles must not be empty")
+    for q in levels:
+        if not 0.0 <= q <= 1.0:
+            raise ValueError(f"quantiles must lie in [0, 1], got {q!r}")
+    return levels
+
+
+# ----------------------------------------------------------------------------------
+# the compiled chunk program
+
+
+def _scenario_digits(start_digits, local, lengths):
+    """Per-axis indices of the scenarios ``start + local`` and whether each exists.
+
+    ``start_digits``: the chunk's first scenario as one index per axis (int32);
+    ``local``: offsets from it (int32). Mixed-radix addition, last axis fastest.
+    """
+    digits = []
+    carry = local
+    for axis in range(len(lengths) - 1, 0, -1):
+        total = start_digits[axis] + carry % lengths[axis]
+        digits.append(total % lengths[axis])
+        carry = carry // lengths[axis] + total // lengths[axis]
+    first = start_digits[0] + carry
+    digits.append(first)
+    digits.reverse()
+    exists = first < lengths[0]
+    digits[0] = jnp.minimum(first, lengths[0] - 1)
+    return digits, exists
+
+
+def _leaf_name(path) -> str:
+    parts = []
+    for key in path:
+        for attribute in ("name", "key", "idx"):
+            if hasattr(key, attribute):
+                parts.append(str(getattr(key, attribute)))
+                break
+    return ".".join(parts) or "value"
+
+
+def _reduce(leaf, reduce, quantiles):
+    """Reduce (scenarios, draws) -> per scenario; integer leaves by their maximum."""
+    if reduce == "none":
+        return leaf
+    if jnp.issubdtype(leaf.dtype, jnp.integer) or leaf.dtype == jnp.bool_:
+        return jnp.max(leaf, axis=1)
+    if reduce == "mean":
+        return jnp.nanmean(leaf, axis=1)
+    levels = jnp.asarray(quantiles, dtype=leaf.dtype)
+    return jnp.moveaxis(jnp.nanquantile(leaf, levels, axis=1), 0, -1)
+
+
+def _chunk_program(fn, names, lengths, chunk, draws, reduce, quantiles, mesh, fields):
+    """jit(shard_map(...)): (start digits, axis values, law) -> (reduced outputs, exists).
+
+    The outputs are a tuple in ``fn``'s leaf order; tracing fills ``fields`` with their
+    names (once per trace, so its length counts the traces).
+    """
+    devices = mesh.devices.size
+    local_size = chunk // devices
+
+    def local(start_digits, values, law):
+        offset = jax.lax.axis_index(_AXIS) * local_size
+        local_index = offset + jnp.arange(local_size, dtype=jnp.int32)
+        digits, exists = _scenario_digits(start_digits, local_index, lengths)
+        scenario = {name: values[k][digits[k]] for k, name in enumerate(names)}
+
+        def one(scenario, law):
+            return fn(law, **scenario) if law is not None else fn(**scenario)
+
+        if draws:
+            over_draws = jax.vmap(one, in_axes=(None, 0))
+            outputs = jax.vmap(over_draws, in_axes=(0, None))(scenario, law)
+        else:
+            outputs = jax.vmap(one, in_axes=(0, None))(scenario, law)
+        leaves, _ = jax.tree_util.tree_flatten_with_path(outputs)
+        result = []
+        fields.append([_leaf_name(path) for path, _ in leaves])
+        for path, leaf in leaves:
+            leaf = jnp.asarray(leaf)
+            if leaf.shape[: 1 + bool(draws)] != (local_size,) + ((draws,) if draws else ()) or \
+                    leaf.ndim != 1 + bool(draws):
+                raise ValueError(f"sweep: fn must return one number per scenario for each output, got "
+                                 f"{_leaf_name(path)} with shape {leaf.shape[1 + bool(draws):]} per scenario")
+            result.append(_reduce(leaf, reduce, quantiles) if draws else leaf)
+        return tuple(result), exists
+
+    P = jax.sharding.PartitionSpec
+    sharded = jax.shard_map(local, mesh=mesh, in_specs=(P(), P(), P()), out_specs=P(_AXIS))
+    return jax.jit(sharded)
+
+
+# ----------------------------------------------------------------------------------
+# disk
+
+
+def _digest(fn, axes, law, reduce, quantiles, chunk, dtype) -> tuple[str, dict]:
+    """Hash of everything that determines the result, and a readable description of it."""
+    digest = hashlib.sha256()
+    name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+    spec = {"fn": name, "axes": {k: [int(v.size), float(v[0]), float(v[-1])] for k, v in axes.items()},
+            "law": type(law).__name__ if law is not None else None, "reduce": reduce,
+            "quantiles": list(quantiles), "chunk_size": chunk, "dtype": np.dtype(dtype).name}
+    digest.update(json.dumps(spec, sort_keys=True).encode())
+    for key, values in axes.items():
+        digest.update(key.encode())
+        digest.update(np.ascontiguousarray(values, "<f8").tobytes())
+    for leaf in jax.tree_util.tree_leaves(law):
+        digest.update(np.ascontiguousarray(np.asarray(leaf, np.float64), "<f8").tobytes())
+    return digest.hexdigest(), spec
+
+
+def _atomic_write(path: Path, write) -> None:
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+def _open_directory(out, digest: str, spec: dict) -> Path:
+    """Create ``out`` with a manifest, or check that it holds this very sweep."""
+    path = Path(out)
+    manifest = path / "manifest.json"
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"out={str(out)!r} is a file, not a directory")
+    if manifest.exists():
+        held = json.loads(manifest.read_text())
+        if held.get("digest") != digest:
+            differences = [key for key in spec if held.get("spec", {}).get(key) != spec[key]]
+            what = f" (differs in {', '.join(differences)})" if differences else " (same shape, different values)"
+            raise ValueError(f"out={str(out)!r} holds a different sweep{what}; choose another directory or "
+                             "delete this one")
+        return path
+    if path.exists() and any(path.iterdir()):
+        raise ValueError(f"out={str(out)!r} is not empty and holds no sweep manifest; refusing to write into it")
+    path.mkdir(parents=True, exist_ok=True)
+    body = json.dumps({"format": _FORMAT, "digest": digest, "spec": spec}, indent=2).encode()
+    _atomic_write(manifest, lambda handle: handle.write(body))
+    return path
+
+
+def _open_shared_directory(out, digest: str, spec: dict) -> Path:
+    """``_open_directory`` by process 0 first, then by the others (which then find its manifest)."""
+    if jax.process_count() == 1:
+        return _open_directory(out, digest, spec)
+    from jax.experimental import multihost_utils
+
+    if jax.process_index() == 0:
+        directory = _open_directory(out, digest, spec)
+    multihost_utils.sync_global_devices(f"scalinglaws_jax.sweep.open {digest}")
+    if jax.process_index() != 0:
+        directory = _open_directory(out, digest, spec)
+    return directory
+
+
+def _chunk_path(directory: Path, index: int) -> Path:
+    return directory / f"chunk-{index:08d}.npz"
+
+
+def _remove_partial_chunks(directory: Path, mine: range) -> None:
+    """Delete temporary files a killed run left behind for chunks this process writes."""
+    for path in directory.glob(".chunk-*.npz.*.tmp"):
+        index = int(path.name[len(".chunk-"):].split(".")[0])
+        if index in mine:
+            path.unlink(missing_ok=True)
+
+
+def _save_chunk(directory: Path, index: int, arrays: dict) -> None:
+    _atomic_write(_chunk_path(directory, index), lambda handle: np.savez(handle, **arrays))
+
+
+def _load_chunk(directory: Path, index: int) -> dict:
+    with np.load(_chunk_path(directory, index), allow_pickle=False) as data:
+        return {name: data[name] for name in data.files}
+
+
+# ----------------------------------------------------------------------------------
+# memory
+
+
+def _available_bytes(device) -> int:
+    """Device memory limit where the backend reports one, else the host's available memory."""
+    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+    if stats and stats.get("bytes_limit"):
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _check_memory(compiled, devices: int, device) -> int:
+    """The chunk program's per-device memory need (bytes), refused beyond what is available."""
+    analysis = compiled.memory_analysis()
+    if analysis is None:
+        return 0
+    need = int(analysis.temp_size_in_bytes + analysis.argument_size_in_bytes + analysis.output_size_in_bytes)
+    # CPU devices share the host's memory
+    total = need * devices if device.platform == "cpu" else need
+    available = _available_bytes(device)
+    if total > available:
+        raise ValueError(f"chunk_size too large: one chunk needs about {total / 2**30:.2f} GiB "
+                         f"({need / 2**30:.2f} GiB per device x {devices} device(s)) and "
+                         f"{available / 2**30:.2f} GiB is available; lower chunk_size")
+    return total
+
+
+# ----------------------------------------------------------------------------------
+# the sweep
+
+
+def sweep(fn: Callable, law=None, *, reduce: str = "quantiles", quantiles=DEFAULT_QUANTILES,
+          chunk_size: int | None = None, out=None, progress: bool | None = None, dtype="float64",
+          devices=None, **axes) -> SweepResult:
+    """Evaluate ``fn`` on every scenario of the named axes, for every draw of ``law``.
+
+    ``fn(law, **scenario)`` (or ``fn(**scenario)`` without a law) receives one law and one
+    number per axis and returns an array or a pytree of arrays with one number each (a
+    solver's ``Allocation``, for instance); it must be jit-able.
+
+    Args:
+        fn: e.g. ``sl.compute_optimal``, ``sl.inference_optimal`` or your own function.
+        law: one law, or a batched law whose leaves have a leading draw axis (a
+            ``Posterior.law`` or ``Bootstrap.law``), or None.
+        reduce: over the draws: ``"quantiles"`` (default), ``"mean"`` or ``"none"`` (keep
+            every draw). NaN draws (unsolvable scenarios) are left out of quantiles and
+            means; integer outputs (status) are reduced by their maximum.
+        quantiles: levels in [0, 1] for ``reduce="quantiles"``.
+        chunk_size: scenarios per chunk, rounded up to a multiple of the device count;
+            default about ``DEFAULT_CHUNK_ELEMENTS`` solves per chunk. Refused when a
+            chunk would not fit in the available memory.
+        out: directory for the chunks and a manifest; re-running the same sweep there
+            resumes, skipping finished chunks. None keeps everything in memory.
+        progress: a progress bar on stderr; default on when stderr is a terminal and the
+            sweep has more than one chunk.
+        dtype: ``"float64"`` (default) or ``"float32"`` (faster on accelerators; see the
+            README for its measured error).
+        devices: the local devices to shard over (default all of ``jax.local_devices()``).
+        **axes: axis name -> 1-D values, passed to ``fn`` under that name.
+
+    Returns:
+        ``SweepResult``.
+
+    Raises:
+        ValueError: naming the bad argument (empty or non-finite axis, unknown
+            reduction, an ``out`` holding something else, a chunk too large).
+
+    References: Sardana et al. 2023 (the inference-aware scenarios this is built for);
+    JAX's ``shard_map`` and multi-process documentation.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    if reduce not in REDUCTIONS:
+        raise ValueError(f"reduce must be one of {REDUCTIONS}, got {reduce!r}")
+    if dtype not in ("float64", "float32", np.float64, np.float32):
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    dtype = np.dtype(dtype)
+    levels = _check_quantiles(quantiles) if reduce == "quantiles" else ()
+    values = _check_axes(axes, dtype)
+    draws = _draw_count(law)
+    names = tuple(values)
+    lengths = tuple(int(v.size) for v in values.values())
+    total = math.prod(lengths)
+    devices = list(jax.local_devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("devices must not be empty")
+    if chunk_size is None:
+        chunk_size = max(1, min(total, DEFAULT_CHUNK_ELEMENTS // max(draws, 1)))
+    elif isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    chunk = -(-chunk_size // len(devices)) * len(devices)
+    if chunk >= 2**31 - max(lengths):
+        raise ValueError(f"chunk_size must be below 2**31, got {chunk_size}")
+    chunks = -(-total // chunk)
+    digest, spec = _digest(fn, values, law, reduce, levels, chunk, dtype)
+    directory = _open_shared_directory(out, digest, spec) if out is not None else None
+
+    if directory is None and jax.process_count() > 1:
+        raise ValueError("a sweep over several processes needs out= on a filesystem every process sees")
+    traces = []
+    mesh = jax.sharding.Mesh(np.array(devices), (_AXIS,))
+    x64 = dtype == np.float64
+    with jax.enable_x64(x64):
+        law_cast = None if law is None else jax.tree_util.tree_map(lambda leaf: jnp.asarray(leaf, dtype), law)
+        axis_values = tuple(jax.device_put(v) for v in values.values())
+        program = _chunk_program(fn, names, lengths, chunk, draws, reduce, levels, mesh, traces)
+        start_example = np.zeros(len(lengths), np.int32)
+        compiled = program.lower(start_example, axis_values, law_cast).compile()
+        memory = _check_memory(compiled, len(devices), devices[0])
+
+        mine = range(jax.process_index(), chunks, jax.process_count())
+        if directory is not None:
+            _remove_partial_chunks(directory, mine)
+        todo = [c for c in mine if directory is None or not _chunk_path(directory, c).exists()]
+        resumed = len(mine) - len(todo)
+        results = {}
+        bar = _progress_bar(progress, len(mine), resumed)
+        started = time.perf_counter()
+
+        def digits_of(c):
+            return np.array(np.unravel_index(c * chunk, lengths), np.int32)
+
+        def finish(c, pending):
+            outputs, exists = pending
+            keep = np.asarray(exists)
+            arrays = {name: np.asarray(value)[keep] for name, value in zip(traces[-1], outputs)}
+            if directory is not None:
+                _save_chunk(directory, c, arrays)
+            else:
+                results[c] = arrays
+            if bar is not None:
+                bar.update(1)
+
+        # one chunk in flight while the previous one is copied out and written
+        previous = None
+        for c in todo:
+            pending = compiled(digits_of(c), axis_values, law_cast)
+            if previous is not None:
+                finish(*previous)
+            previous = (c, pending)
+        if previous is not None:
+            finish(*previous)
+        seconds = time.perf_counter() - started
+        if bar is not None:
+            bar.close()
+
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(f"scalinglaws_jax.sweep.done {digest}")
+    parts = [results[c] if c in results else _load_chunk(directory, c) for c in range(chunks)]
+    fields = {name: np.concatenate([part[name] for part in parts]) for name in traces[-1]}
+    fields = {name: array.reshape(lengths + array.shape[1:]) for name, array in fields.items()}
+    info = {"chunks": chunks, "chunk_size": chunk, "devices": len(devices), "processes": jax.process_count(),
+            "traces": len(traces), "seconds": seconds, "resumed_chunks": resumed, "scenarios": total,
+            "solves": total * max(draws, 1), "chunk_bytes": memory, "dtype": dtype.name}
+    return SweepResult(fields=fields, axes=dict(values), reduce=reduce if draws else "none",
+                       quantiles=levels if draws else (), draws=draws, info=info)
+
+
+def _progress_bar(progress: bool | None, total: int, done: int):
+    if progress is None:
+        progress = sys.stderr.isatty() and total > 1
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, unit="chunk", desc="sweep", file=sys.stderr)
