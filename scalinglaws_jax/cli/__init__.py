@@ -5,7 +5,9 @@
 calculator; ``scalinglaws table`` prints the compute-optimal table of a published law;
 ``scalinglaws fit`` fits a law to training runs (an embedded dataset or a CSV file) by
 any of Hoffmann et al.'s three approaches, with bootstrap intervals, or samples its
-posterior with NUTS (``--bayes``). All take ``--json`` for machine-readable output.
+posterior with NUTS (``--bayes``); ``scalinglaws sweep`` solves a grid of budgets (or
+target losses) and inference volumes for a law or every draw of a saved posterior. All
+take ``--json`` for machine-readable output.
 
 The command turns on float64 (``jax_enable_x64``) as it starts; importing the library
 never does. Bad input is a one-line ``scalinglaws: error: ...`` on stderr and exit
@@ -27,6 +29,7 @@ from .. import __version__
 from ._arguments import _Parser
 from ._fit import BAYES_DEFAULTS, DATASETS, MAX_BOOTSTRAP, MAX_CHAINS, _add_fit
 from ._plan import PRICE_PER_GPU_HOUR, _add_plan, _add_table
+from ._sweep import _add_sweep
 from ._render import engineering, render
 from ._values import LAW_PARAMETERS, MAX_RANGE_POINTS, parse_columns, parse_fixed, parse_values
 
@@ -48,7 +51,7 @@ __all__ = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``scalinglaws`` argument parser with its ``plan``, ``table`` and ``fit`` subcommands."""
+    """The ``scalinglaws`` argument parser with its ``plan``, ``table``, ``fit`` and ``sweep`` subcommands."""
     parser = _Parser(
         prog="scalinglaws",
         description="Plan training runs with neural scaling laws (scalinglaws_jax).",
@@ -62,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plan(commands)
     _add_table(commands)
     _add_fit(commands)
+    _add_sweep(commands)
     return parser
 
 

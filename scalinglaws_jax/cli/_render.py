@@ -84,6 +84,8 @@ def render(result: dict) -> str:
     """A command's result as readable text: the law, notes, and aligned tables."""
     if result["command"] == "fit":
         return _render_bayes(result) if result.get("bayes") else _render_fit(result)
+    if result["command"] == "sweep":
+        return _render_sweep(result)
     law = result["law"]
     parameters = ", ".join(f"{name}={value:.6g}" for name, value in law["parameters"].items())
     lines = [f"law: {law['name']} = {law['family']}({parameters})", result["title"]]
@@ -261,3 +263,27 @@ def _aligned(cells: list[list[str]]) -> list[str]:
         out.append("  ".join(parts).rstrip())
     return out
 
+
+
+def _render_sweep(result: dict) -> str:
+    """The result of ``sweep`` as text: the law, notes, and the summary rows, each value with
+    its outer quantiles over the law's draws when there are draws."""
+    law = result["law"]
+    what = f"{law['draws']:,} draws of a {law['family']} posterior" if law["draws"] else law["family"]
+    lines = [f"law: {law['name']} ({what})", *(f"note: {note}" for note in result["notes"])]
+    quantiles = result["quantiles"]
+    if quantiles:
+        lines.append(f"values: median [{quantiles[0]:g}, {quantiles[-1]:g} quantiles] over the draws")
+    goal = result["goal"]
+    fields = (goal, "inference_tokens", "N", "D", "loss", "training_flops", "status")
+    cells = [["target loss" if goal == "loss" else _COLUMNS[goal][0]] + [_COLUMNS[name][0] for name in fields[1:]]]
+    for row in result["rows"]:
+        line = []
+        for name in fields:
+            text = _COLUMNS[name][1](row[name])
+            spread = row.get(f"{name}_quantiles")
+            if spread:
+                text += " " + _interval_text((spread[0], spread[-1]), "", _COLUMNS[name][1])
+            line.append(text)
+        cells.append(line)
+    return "\n".join([*lines, "", *_aligned(cells)])
