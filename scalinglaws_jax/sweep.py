@@ -195,14 +195,32 @@ def _reduce(leaf, reduce, quantiles):
     return jnp.moveaxis(jnp.nanquantile(leaf, levels, axis=1), 0, -1)
 
 
-def _chunk_program(fn, names, lengths, chunk, draws, reduce, quantiles, mesh, fields):
+def _pick_best(leaves, names, key_name, goal, line, draws):
+    """Every leaf at the best point of ``key_name`` along each line of ``line`` scenarios.
+
+    ``leaves``: (rows x line, [draws]) arrays; returns (rows, [draws]) arrays and the index
+    of the best point, NaN counting as worst.
+    """
+    if key_name not in names:
+        raise ValueError(f"sweep: {goal}={key_name!r} is not an output of fn; its outputs are {names}")
+    shaped = [leaf.reshape((-1, line) + leaf.shape[1:]) for leaf in leaves]
+    key = shaped[names.index(key_name)]
+    worst = jnp.inf if goal == "minimize" else -jnp.inf
+    key = jnp.where(jnp.isnan(key), worst, key)
+    index = jnp.argmin(key, axis=1) if goal == "minimize" else jnp.argmax(key, axis=1)
+    picked = [jnp.take_along_axis(leaf, index[:, None], axis=1)[:, 0] for leaf in shaped]
+    return picked, index
+
+
+def _chunk_program(fn, names, lengths, rows, line, draws, reduce, quantiles, best, mesh, fields):
     """jit(shard_map(...)): (start digits, axis values, law) -> (reduced outputs, exists).
 
-    The outputs are a tuple in ``fn``'s leaf order; tracing fills ``fields`` with their
-    names (once per trace, so its length counts the traces).
+    Each device solves ``rows`` x ``line`` consecutive scenarios (``line`` = length of the
+    last axis when ``best = (goal, field)`` selects the best point along it, else 1). The
+    outputs are a tuple in ``fn``'s leaf order (then the best axis value); tracing fills
+    ``fields`` with their names (once per trace, so its length counts the traces).
     """
-    devices = mesh.devices.size
-    local_size = chunk // devices
+    local_size = rows * line
 
     def local(start_digits, values, law):
         offset = jax.lax.axis_index(_AXIS) * local_size
@@ -218,17 +236,25 @@ def _chunk_program(fn, names, lengths, chunk, draws, reduce, quantiles, mesh, fi
             outputs = jax.vmap(over_draws, in_axes=(0, None))(scenario, law)
         else:
             outputs = jax.vmap(one, in_axes=(0, None))(scenario, law)
-        leaves, _ = jax.tree_util.tree_flatten_with_path(outputs)
-        result = []
-        fields.append([_leaf_name(path) for path, _ in leaves])
-        for path, leaf in leaves:
+        paths_leaves, _ = jax.tree_util.tree_flatten_with_path(outputs)
+        output_names = [_leaf_name(path) for path, _ in paths_leaves]
+        per_scenario = (local_size,) + ((draws,) if draws else ())
+        leaves = []
+        for name, (_, leaf) in zip(output_names, paths_leaves):
             leaf = jnp.asarray(leaf)
-            if leaf.shape[: 1 + bool(draws)] != (local_size,) + ((draws,) if draws else ()) or \
-                    leaf.ndim != 1 + bool(draws):
+            if leaf.shape != per_scenario:
                 raise ValueError(f"sweep: fn must return one number per scenario for each output, got "
-                                 f"{_leaf_name(path)} with shape {leaf.shape[1 + bool(draws):]} per scenario")
-            result.append(_reduce(leaf, reduce, quantiles) if draws else leaf)
-        return tuple(result), exists
+                                 f"{name} with shape {leaf.shape[len(per_scenario) - 1:]} per scenario")
+            leaves.append(leaf)
+        if best is not None:
+            goal, key_name = best
+            leaves, index = _pick_best(leaves, output_names, key_name, goal, line, draws)
+            leaves.append(values[-1][index])
+            output_names.append(f"best_{names[-1]}")
+            exists = exists.reshape(rows, line)[:, 0]
+        fields.append(output_names)
+        reduced = tuple(_reduce(leaf, reduce, quantiles) if draws else leaf for leaf in leaves)
+        return reduced, exists
 
     P = jax.sharding.PartitionSpec
     sharded = jax.shard_map(local, mesh=mesh, in_specs=(P(), P(), P()), out_specs=P(_AXIS))
@@ -239,13 +265,14 @@ def _chunk_program(fn, names, lengths, chunk, draws, reduce, quantiles, mesh, fi
 # disk
 
 
-def _digest(fn, axes, law, reduce, quantiles, chunk, dtype) -> tuple[str, dict]:
+def _digest(fn, axes, law, reduce, quantiles, best, chunk, dtype) -> tuple[str, dict]:
     """Hash of everything that determines the result, and a readable description of it."""
     digest = hashlib.sha256()
     name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
     spec = {"fn": name, "axes": {k: [int(v.size), float(v[0]), float(v[-1])] for k, v in axes.items()},
             "law": type(law).__name__ if law is not None else None, "reduce": reduce,
-            "quantiles": list(quantiles), "chunk_size": chunk, "dtype": np.dtype(dtype).name}
+            "quantiles": list(quantiles), "best": list(best) if best else None, "chunk_size": chunk,
+            "dtype": np.dtype(dtype).name}
     digest.update(json.dumps(spec, sort_keys=True).encode())
     for key, values in axes.items():
         digest.update(key.encode())
@@ -365,6 +392,7 @@ def _check_memory(compiled, devices: int, device) -> int:
 
 
 def sweep(fn: Callable, law=None, *, reduce: str = "quantiles", quantiles=DEFAULT_QUANTILES,
+          minimize: str | None = None, maximize: str | None = None, over: str | None = None,
           chunk_size: int | None = None, out=None, progress: bool | None = None, dtype="float64",
           devices=None, **axes) -> SweepResult:
     """Evaluate ``fn`` on every scenario of the named axes, for every draw of ``law``.
@@ -381,9 +409,14 @@ def sweep(fn: Callable, law=None, *, reduce: str = "quantiles", quantiles=DEFAUL
             every draw). NaN draws (unsolvable scenarios) are left out of quantiles and
             means; integer outputs (status) are reduced by their maximum.
         quantiles: levels in [0, 1] for ``reduce="quantiles"``.
-        chunk_size: scenarios per chunk, rounded up to a multiple of the device count;
-            default about ``DEFAULT_CHUNK_ELEMENTS`` solves per chunk. Refused when a
-            chunk would not fit in the available memory.
+        minimize, maximize: the name of an output of ``fn``; with ``over``, the axis along
+            which to find its smallest (largest) value. The result drops that axis: every
+            output is taken at the best point, per draw and before the reduction over
+            draws, and ``best_<over>`` holds the axis value there. NaN counts as worst.
+        over: the axis name for ``minimize`` / ``maximize``.
+        chunk_size: scenarios per chunk, rounded to whole lines along ``over`` and up to a
+            multiple of the device count; default about ``DEFAULT_CHUNK_ELEMENTS`` solves
+            per chunk. Refused when a chunk would not fit in the available memory.
         out: directory for the chunks and a manifest; re-running the same sweep there
             resumes, skipping finished chunks. None keeps everything in memory.
         progress: a progress bar on stderr; default on when stderr is a terminal and the
@@ -398,7 +431,7 @@ def sweep(fn: Callable, law=None, *, reduce: str = "quantiles", quantiles=DEFAUL
 
     Raises:
         ValueError: naming the bad argument (empty or non-finite axis, unknown
-            reduction, an ``out`` holding something else, a chunk too large).
+            reduction or output, an ``out`` holding something else, a chunk too large).
 
     References: Sardana et al. 2023 (the inference-aware scenarios this is built for);
     JAX's ``shard_map`` and multi-process documentation.
@@ -412,35 +445,41 @@ def sweep(fn: Callable, law=None, *, reduce: str = "quantiles", quantiles=DEFAUL
     dtype = np.dtype(dtype)
     levels = _check_quantiles(quantiles) if reduce == "quantiles" else ()
     values = _check_axes(axes, dtype)
+    best = _check_best(minimize, maximize, over, values)
     draws = _draw_count(law)
+    shape = tuple(int(v.size) for v in values.values())
+    if over is not None:  # the axis searched for the best point goes last: a chunk holds whole lines
+        values = {**{k: v for k, v in values.items() if k != over}, over: values[over]}
     names = tuple(values)
     lengths = tuple(int(v.size) for v in values.values())
-    total = math.prod(lengths)
+    line = lengths[-1] if over is not None else 1
+    total_rows = math.prod(lengths) // line
     devices = list(jax.local_devices() if devices is None else devices)
     if not devices:
         raise ValueError("devices must not be empty")
     if chunk_size is None:
-        chunk_size = max(1, min(total, DEFAULT_CHUNK_ELEMENTS // max(draws, 1)))
+        chunk_size = DEFAULT_CHUNK_ELEMENTS // max(draws, 1)
     elif isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    chunk = -(-chunk_size // len(devices)) * len(devices)
-    if chunk >= 2**31 - max(lengths):
+    rows = min(total_rows, max(1, chunk_size // line))
+    rows_per_device = -(-rows // len(devices))
+    chunk_rows = rows_per_device * len(devices)
+    if chunk_rows * line >= 2**31 - max(lengths):
         raise ValueError(f"chunk_size must be below 2**31, got {chunk_size}")
-    chunks = -(-total // chunk)
-    digest, spec = _digest(fn, values, law, reduce, levels, chunk, dtype)
+    chunks = -(-total_rows // chunk_rows)
+    digest, spec = _digest(fn, values, law, reduce, levels, best, chunk_rows * line, dtype)
+    if out is None and jax.process_count() > 1:
+        raise ValueError("a sweep over several processes needs out= on a filesystem every process sees")
     directory = _open_shared_directory(out, digest, spec) if out is not None else None
 
-    if directory is None and jax.process_count() > 1:
-        raise ValueError("a sweep over several processes needs out= on a filesystem every process sees")
     traces = []
     mesh = jax.sharding.Mesh(np.array(devices), (_AXIS,))
-    x64 = dtype == np.float64
-    with jax.enable_x64(x64):
+    with jax.enable_x64(dtype == np.float64):
         law_cast = None if law is None else jax.tree_util.tree_map(lambda leaf: jnp.asarray(leaf, dtype), law)
         axis_values = tuple(jax.device_put(v) for v in values.values())
-        program = _chunk_program(fn, names, lengths, chunk, draws, reduce, levels, mesh, traces)
-        start_example = np.zeros(len(lengths), np.int32)
-        compiled = program.lower(start_example, axis_values, law_cast).compile()
+        program = _chunk_program(fn, names, lengths, rows_per_device, line, draws, reduce, levels, best, mesh,
+                                 traces)
+        compiled = program.lower(np.zeros(len(lengths), np.int32), axis_values, law_cast).compile()
         memory = _check_memory(compiled, len(devices), devices[0])
 
         mine = range(jax.process_index(), chunks, jax.process_count())
@@ -453,7 +492,7 @@ def sweep(fn: Callable, law=None, *, reduce: str = "quantiles", quantiles=DEFAUL
         started = time.perf_counter()
 
         def digits_of(c):
-            return np.array(np.unravel_index(c * chunk, lengths), np.int32)
+            return np.array(np.unravel_index(c * chunk_rows * line, lengths), np.int32)
 
         def finish(c, pending):
             outputs, exists = pending
@@ -484,13 +523,37 @@ def sweep(fn: Callable, law=None, *, reduce: str = "quantiles", quantiles=DEFAUL
 
         multihost_utils.sync_global_devices(f"scalinglaws_jax.sweep.done {digest}")
     parts = [results[c] if c in results else _load_chunk(directory, c) for c in range(chunks)]
+    result_axes = {name: v for name, v in values.items() if name != over}
+    result_shape = tuple(int(v.size) for v in result_axes.values())
     fields = {name: np.concatenate([part[name] for part in parts]) for name in traces[-1]}
-    fields = {name: array.reshape(lengths + array.shape[1:]) for name, array in fields.items()}
-    info = {"chunks": chunks, "chunk_size": chunk, "devices": len(devices), "processes": jax.process_count(),
-            "traces": len(traces), "seconds": seconds, "resumed_chunks": resumed, "scenarios": total,
-            "solves": total * max(draws, 1), "chunk_bytes": memory, "dtype": dtype.name}
-    return SweepResult(fields=fields, axes=dict(values), reduce=reduce if draws else "none",
+    fields = {name: array.reshape(result_shape + array.shape[1:]) for name, array in fields.items()}
+    scenarios = math.prod(shape)
+    info = {"chunks": chunks, "chunk_size": chunk_rows * line, "devices": len(devices),
+            "processes": jax.process_count(), "traces": len(traces), "seconds": seconds, "resumed_chunks": resumed,
+            "scenarios": scenarios, "solves": scenarios * max(draws, 1), "chunk_bytes": memory, "dtype": dtype.name}
+    if best is not None:
+        info["best"] = {"goal": best[0], "output": best[1], "over": over}
+    return SweepResult(fields=fields, axes=result_axes, reduce=reduce if draws else "none",
                        quantiles=levels if draws else (), draws=draws, info=info)
+
+
+def _check_best(minimize, maximize, over, axes) -> tuple[str, str] | None:
+    """``("minimize" | "maximize", output name)`` or None, checked against the axes."""
+    if minimize is not None and maximize is not None:
+        raise ValueError("give minimize= or maximize=, not both")
+    goal = "minimize" if minimize is not None else "maximize" if maximize is not None else None
+    if goal is None:
+        if over is not None:
+            raise ValueError(f"over={over!r} needs minimize= or maximize= (the output to optimise along it)")
+        return None
+    if over is None:
+        raise ValueError(f"{goal}= needs over=, the axis along which to find the best point")
+    if over not in axes:
+        raise ValueError(f"over={over!r} is not one of the axes {list(axes)}")
+    key = minimize if minimize is not None else maximize
+    if not isinstance(key, str):
+        raise ValueError(f"{goal} must be the name of an output of fn, got {key!r}")
+    return goal, key
 
 
 def _progress_bar(progress: bool | None, total: int, done: int):

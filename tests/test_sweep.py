@@ -118,6 +118,62 @@ def test_three_axes_and_a_scalar_axis():
     assert single["N"].shape == (1,)
 
 
+def lifetime_cost(law, N, loss, inference_tokens):
+    """Lifetime FLOPs of an N-parameter model trained until it reaches ``loss`` (NaN if it cannot)."""
+    data_term = loss - law.E - law.A * N ** -law.alpha
+    D = jnp.where(data_term > 0, (law.B / data_term) ** (1.0 / law.beta), jnp.nan)
+    return {"lifetime_flops": 6.0 * N * D + 2.0 * N * inference_tokens, "D": D}
+
+
+def test_best_point_along_an_axis_equals_numpy_argmin():
+    law = jittered_law(16)
+    N = np.geomspace(1e7, 1e12, 501)
+    axes = dict(loss=np.array([1.95, 2.1, 2.4]), N=N, inference_tokens=np.array([0.0, 1e12, 1e14]))
+    full = sl.sweep(lifetime_cost, law, reduce="none", **axes)  # (loss, N, tokens, draws)
+    best = sl.sweep(lifetime_cost, law, reduce="none", minimize="lifetime_flops", over="N", chunk_size=500, **axes)
+    assert list(best.axes) == ["loss", "inference_tokens"]
+    assert list(best.fields) == ["D", "lifetime_flops", "best_N"]
+    assert best["best_N"].shape == (3, 3, 16)
+    cost = np.where(np.isnan(full["lifetime_flops"]), np.inf, full["lifetime_flops"])
+    index = np.argmin(cost, axis=1)
+    np.testing.assert_array_equal(best["best_N"], N[index])
+    np.testing.assert_array_equal(best["lifetime_flops"], np.take_along_axis(full["lifetime_flops"],
+                                                                            index[:, None], axis=1)[:, 0])
+    # the grid optimum is within a grid step of the solver's optimum
+    exact = sl.inference_optimal(jax.tree_util.tree_map(lambda x: x[None, None, :], law),
+                                 axes["loss"][:, None, None], axes["inference_tokens"][None, :, None])
+    step = np.log(N[1] / N[0])
+    assert np.all(np.abs(np.log(best["best_N"] / np.asarray(exact.N))) <= step)
+    largest = sl.sweep(lifetime_cost, law, maximize="D", over="N", quantiles=(0.5,), **axes)
+    np.testing.assert_allclose(largest["D"][..., 0], np.median(np.nanmax(full["D"], axis=1), axis=-1), rtol=1e-13)
+    assert best.info["traces"] == 1
+
+
+def test_best_point_is_resumable_and_device_independent(tmp_path):
+    law = jittered_law(8)
+    axes = dict(loss=np.linspace(1.95, 2.5, 11), N=np.geomspace(1e8, 1e12, 50), inference_tokens=VOLUMES)
+    kwargs = dict(minimize="lifetime_flops", over="N", chunk_size=120, **axes)
+    first = sl.sweep(lifetime_cost, law, out=tmp_path / "s", **kwargs)
+    assert first.info["chunk_size"] == 100 and first.info["chunks"] == 77 // 2 + 1
+    sorted((tmp_path / "s").glob("chunk-*"))[5].unlink()
+    again = sl.sweep(lifetime_cost, law, out=tmp_path / "s", **kwargs)
+    assert again.info["resumed_chunks"] == first.info["chunks"] - 1
+    for name in first.fields:
+        np.testing.assert_array_equal(again[name], first[name])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(minimize="lifetime_flops"), "minimize= needs over="),
+    (dict(over="N"), "over='N' needs minimize= or maximize="),
+    (dict(minimize="lifetime_flops", maximize="D", over="N"), "not both"),
+    (dict(minimize="lifetime_flops", over="flops"), "over='flops' is not one of the axes"),
+    (dict(minimize="cost", over="N"), "minimize='cost' is not an output of fn; its outputs are"),
+])
+def test_bad_best_point_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        sl.sweep(lifetime_cost, sl.HOFFMANN_2022, loss=[2.0], N=[1e9, 1e10], inference_tokens=[0.0], **kwargs)
+
+
 # lengths traced, so the examples share a few compilations (one per number of axes)
 _digits = jax.jit(_scenario_digits)
 
