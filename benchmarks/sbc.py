@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import functools
 import math
 import multiprocessing
 import os
@@ -108,28 +109,24 @@ def design(budgets: int = 9, sizes: int = 9, low: float = 1e18, high: float = 1e
 
 def draw_theta(key, priors: dict | None = None) -> dict[str, float]:
     """One draw of E, A, B, alpha, beta, sigma from ``priors`` (default: the library's)."""
-
-    def draw(key):
-        chosen = bayes.default_priors() if priors is None else priors
-        keys = jax.random.split(key, len(PARAMS))
-        return {name: chosen[name].sample(k) for name, k in zip(PARAMS, keys)}
-
     # jitted: NumPyro's samplers run op by op otherwise, each op compiling on first use
+    draw = _draw_default if priors is None else jax.jit(functools.partial(_draw, priors))
     with jax.enable_x64(True):
-        values = (_draw_default if priors is None else jax.jit(draw))(key)
-        return {name: float(value) for name, value in values.items()}
+        return {name: float(value) for name, value in draw(key).items()}
 
 
-@jax.jit
-def _draw_default(key):
-    priors = bayes.default_priors()
+def _draw(priors, key):
     keys = jax.random.split(key, len(PARAMS))
     return {name: priors[name].sample(k) for name, k in zip(PARAMS, keys)}
 
 
+_draw_default = jax.jit(lambda key: _draw(bayes.default_priors(), key))
+
+
 def mean_log_loss(theta: dict, N, D) -> np.ndarray:
     """mu = LSE(log A - alpha log N, log B - beta log D, log E): the model's mean log loss."""
-    terms = np.logaddexp(np.log(theta["A"]) - theta["alpha"] * np.log(N), np.log(theta["B"]) - theta["beta"] * np.log(D))
+    terms = np.logaddexp(np.log(theta["A"]) - theta["alpha"] * np.log(N),
+                         np.log(theta["B"]) - theta["beta"] * np.log(D))
     return np.logaddexp(terms, np.log(theta["E"]))
 
 
@@ -336,30 +333,36 @@ def run(replicates: int, *, seed: int = 0, chains: int = 2, warmup: int = 300, s
         workers: int = 0, progress=None) -> list[dict]:
     """``replicate(i)`` for i < ``replicates``: in this process (``workers=0``) or in worker processes.
 
-    Workers are spawned (JAX is not fork-safe) and replaced every ``RECYCLE`` replicates:
-    each ``fit_bayes`` call leaves its compiled executables in JAX's caches (measured:
-    ~765 more memory mappings and ~50 MB RSS per fit), so a process dies after ~80 fits
-    at Linux's default limit of 65530 mappings ("LLVM compilation error: Cannot allocate
-    memory"). In this process, keep ``replicates`` well below that.
+    Workers are spawned (JAX is not fork-safe) in a fresh pool for every ``workers x
+    RECYCLE`` replicates: each ``fit_bayes`` call leaves its compiled executables in JAX's
+    caches (measured: ~765 more memory mappings and ~50 MB RSS per fit), so a process dies
+    after ~80 fits at Linux's default limit of 65530 mappings ("LLVM compilation error:
+    Cannot allocate memory"). In this process, keep ``replicates`` well below that.
+    (``ProcessPoolExecutor(max_tasks_per_child=...)`` would be the natural tool, but on
+    this Python 3.11 it hung once the first workers retired.)
 
     ``progress(done, record)`` is called after each replicate, in completion order; the
     returned records are in index order.
     """
     settings = dict(seed=seed, chains=chains, warmup=warmup, samples=samples)
     records = []
+
+    def done(record):
+        records.append(record)
+        if progress:
+            progress(len(records), record)
+
     if workers <= 0:
         for i in range(replicates):
-            records.append(replicate(i, **settings))
-            if progress:
-                progress(len(records), records[-1])
+            done(replicate(i, **settings))
     else:
         context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=RECYCLE) as pool:
-            futures = [pool.submit(replicate, i, **settings) for i in range(replicates)]
-            for future in concurrent.futures.as_completed(futures):
-                records.append(future.result())
-                if progress:
-                    progress(len(records), records[-1])
+        batch = workers * RECYCLE
+        for first in range(0, replicates, batch):
+            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+                futures = [pool.submit(replicate, i, **settings) for i in range(first, min(first + batch, replicates))]
+                for future in concurrent.futures.as_completed(futures):
+                    done(future.result())
     return sorted(records, key=lambda r: r["index"])
 
 

@@ -1,29 +1,37 @@
-"""Bayesian fits of the Chinchilla law with NumPyro: NUTS (or an SVI approximation) -> Posterior.
+"""Bayesian fits of scaling laws with NumPyro: NUTS (or an SVI / Laplace approximation) -> Posterior.
 
-The model, on log loss (the log-sum-exp form of Hoffmann et al.'s approach 3):
+The model, on log loss, for a law family (``Chinchilla``, ``Kaplan``, ``ComputeLaw`` or
+``DataConstrained``) whose log loss is ``huber.Family.log_loss`` (the same definition the
+Huber fit uses, e.g. for Chinchilla the log-sum-exp form of Hoffmann et al.'s approach 3):
 
-    mu_i      = LSE(a - alpha log N_i,  b - beta log D_i,  e)      a = log A, b = log B, e = log E
+    mu_i      = log L(theta; run i)       e.g. LSE(a - alpha log N_i,  b - beta log D_i,  e)
     log L_i   ~ StudentT(nu, mu_i, sigma)                        (or Normal(mu_i, sigma))
 
-with fixed, data-independent priors (``DEFAULT_PRIORS``; simulation-based calibration
-needs priors that do not look at the data), each overridable by name or pinned to a value.
+with fixed, data-independent priors on the law's parameters in its own units
+(``default_priors``; simulation-based calibration needs priors that do not look at the
+data), each overridable by name or pinned to a value.
 
 Sampler coordinates. In (a, alpha) the posterior is a thin ridge: a change in alpha is
-compensated by a change of a by alpha times a typical log N. NUTS instead samples
+compensated by a change of a by alpha times a typical log N. NUTS instead samples the log
+of each scale term at a reference size c (the mean of the term's feature over the runs),
+which is nearly uncorrelated with the exponent, and uses a dense mass matrix for what
+correlation is left:
 
-    a_ref = a - alpha c_N,      b_ref = b - beta c_D
+    Chinchilla-type terms  A / N^alpha:        log_A_ref = log A - alpha c_N        (unit Jacobian)
+    Kaplan-type terms      (N_c / N)^alpha_N:  log_N_c_ref = alpha_N (log N_c - c_N)
 
-(the log of each term at a reference size c_N = mean log N of the runs, c_D = mean log D),
-which are nearly uncorrelated with the exponents, and uses a dense mass matrix for what
-correlation is left. The reference depends on the data, but only as a change of variables
-with unit Jacobian, (a_ref, alpha) -> (a, alpha): the target density is the stated prior on
-(A, alpha) times the likelihood, so the prior does not depend on the data.
+(B / D^beta, and DataConstrained's A and B, like A; Kaplan's D_c with alpha_D and
+ComputeLaw's C0 with alpha on log C like N_c). The reference depends on the data, but only
+as a change of variables whose Jacobian (1, or d N_c / d ref = N_c / alpha_N) enters the
+prior factor: the target density is the stated prior on (A, alpha) or (N_c, alpha_N)
+times the likelihood, so the prior does not depend on the data.
 
-A posterior is a batched law: ``Posterior.law`` is a ``Chinchilla`` whose leaves have a
-leading draw axis, so ``jax.vmap(sl.compute_optimal, (0, None))(post.law, flops)`` is the
-posterior of the compute-optimal allocation.
+A posterior is a batched law: ``Posterior.law`` is a law of the fitted family whose leaves
+have a leading draw axis, so ``jax.vmap(sl.compute_optimal, (0, None))(post.law, flops)``
+is the posterior of the compute-optimal allocation of a Chinchilla fit.
 
-Units: N in parameters, D in tokens, loss in nats per token.
+Units: N in parameters, D and unique tokens in tokens, flops in FLOPs, loss in nats per
+token.
 """
 
 from __future__ import annotations
@@ -44,11 +52,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _validate
-from ..laws import Chinchilla
+from ..laws import Chinchilla, ComputeLaw, DataConstrained, Kaplan
+from . import huber
 from .runs import Runs
-
-LAW_PARAMS = ("E", "A", "B", "alpha", "beta")
-"""The law's parameters, in the order of ``Chinchilla``'s fields."""
 
 NOISE_PARAMS = ("sigma", "nu")
 """The likelihood's parameters: scale of the log-loss residuals, Student-t degrees of freedom."""
@@ -66,38 +72,166 @@ _CHAIN_METHODS = ("parallel", "vectorized", "sequential")
 _FORMAT = "scalinglaws_jax.Posterior/1"
 
 
-def default_priors() -> dict:
-    """The default priors, by parameter name (fresh distribution objects).
+# ----------------------------------------------------------------------------------
+# families
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Spec:
+    """A law family as the Bayesian model sees it.
+
+    Attributes:
+        fit: the Huber fitter's ``Family`` (its ``log_loss`` and ``natural`` maps).
+        inputs: the arguments of the law's ``loss``, as ``Posterior.predict`` takes them.
+        features: the run features (``huber._features``) that ``fit.log_loss`` reads.
+        terms: scale parameter -> (its exponent, the feature, ``"shift"`` or
+            ``"product"``): the scale is sampled as log X - exponent c (shift) or
+            exponent (log X - c) (product), c the feature's mean over the runs.
+        log: parameter -> True when its coordinate in ``fit`` is log X, False when X.
+    """
+
+    fit: huber.Family
+    inputs: tuple[str, ...]
+    features: tuple[str, ...]
+    terms: dict
+    log: dict
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """The fitted parameters in the order of the law's fields."""
+        return tuple(self.fit.natural)
+
+
+def _is_log(name: str, transform) -> bool:
+    probe = np.array([0.5, 2.0, 7.0])
+    if np.allclose(transform(probe), np.log(probe), rtol=0, atol=1e-15):
+        return True
+    if np.array_equal(transform(probe), probe):
+        return False
+    raise ValueError(f"the map of {name} to its fitted coordinate is neither log nor the identity")
+
+
+def _spec_of(family: huber.Family, inputs, features, terms) -> _Spec:
+    log = {name: _is_log(name, transform) for name, (_, transform) in family.natural.items()}
+    for scale, (exponent, _, _) in terms.items():
+        if not log[scale] or log[exponent]:
+            raise ValueError(f"the term of {scale} needs log {scale} and a plain {exponent} as coordinates")
+    return _Spec(fit=family, inputs=inputs, features=features, terms=terms, log=log)
+
+
+_CHINCHILLA_TERMS = {"A": ("alpha", "log_N", "shift"), "B": ("beta", "log_D", "shift")}
+
+_SPECS = {
+    Chinchilla: _spec_of(huber.CHINCHILLA, ("N", "D"), ("log_N", "log_D"), _CHINCHILLA_TERMS),
+    Kaplan: _spec_of(huber.KAPLAN, ("N", "D"), ("log_N", "log_D"),
+                     {"N_c": ("alpha_N", "log_N", "product"), "D_c": ("alpha_D", "log_D", "product")}),
+    ComputeLaw: _spec_of(huber.COMPUTE, ("flops",), ("log_flops",), {"C0": ("alpha", "log_flops", "product")}),
+    DataConstrained: _spec_of(huber.DATA_CONSTRAINED, ("N", "D", "unique_tokens"), ("log_N", "log_D", "log_U"),
+                              _CHINCHILLA_TERMS),
+}
+_BY_NAME = {family.__name__: family for family in _SPECS}
+
+
+def _resolve(family) -> _Spec:
+    if not (isinstance(family, type) and family in _SPECS):
+        raise ValueError(f"family must be one of {', '.join(_BY_NAME)}, got {family!r}")
+    return _SPECS[family]
+
+
+def default_priors(family=Chinchilla) -> dict:
+    """The default priors of ``family``'s parameters and sigma, by name (fresh distribution objects).
+
+    All are fixed, weakly informative distributions in the law's own units; none looks
+    at the data (override any with ``fit_bayes(priors=...)`` for runs on another scale).
+
+    ``Chinchilla`` (L = E + A / N^alpha + B / D^beta):
 
     - ``E`` ~ Uniform(0.5, 3): irreducible loss in nats per token, bounded away from 0
-      and below the losses of typical language-model runs (the priors cannot look at the
-      data; override it for losses on another scale).
+      and below the losses of typical language-model runs.
     - ``A``, ``B`` ~ LogNormal(5, 5): log A, log B ~ Normal(5, 5), i.e. A, B from about
       e^-5 to e^15 at +-2 standard deviations.
     - ``alpha``, ``beta`` ~ Uniform(0, 2).
-    - ``sigma`` ~ HalfNormal(0.05): scale of the log-loss residuals (a few 1e-3 on
-      Chinchilla).
-    - ``nu``: fixed at 4 (a robust Student-t likelihood); give a prior, e.g.
-      ``priors={"nu": dist.Gamma(2, 0.1)}``, to learn it.
+
+    ``Kaplan`` (L = [(N_c / N)^(alpha_N / alpha_D) + D_c / D]^alpha_D):
+
+    - ``N_c``, ``D_c`` ~ LogNormal(30, 10): log N_c = log N + log L / alpha_N, which for
+      runs of 1e6-1e11 parameters, losses of 2-4 nats and exponents of 0.05-0.3 lies
+      between about 15 and 50 (Kaplan et al.: 31.8 and 30.5); +-2 standard deviations
+      span e^10 to e^50.
+    - ``alpha_N``, ``alpha_D`` ~ Uniform(0, 1): without an irreducible term the loss
+      falls slowly, and Kaplan et al. measured 0.05-0.1.
+    - ``C_c`` and ``alpha_C`` are not fitted: (N, D, loss) do not determine them.
+
+    ``ComputeLaw`` (L = E + (C0 / C)^alpha):
+
+    - ``E`` ~ Uniform(0.5, 3), as for Chinchilla.
+    - ``C0`` ~ LogNormal(35, 15): log C0 = log C + log(L - E) / alpha ranges from about 5
+      to 65 for budgets of 1e18-1e24 FLOPs, reducible losses of 0.3-1.5 nats and
+      exponents of 0.03-0.5; +-2 standard deviations span e^5 to e^65.
+    - ``alpha`` ~ Uniform(0, 2).
+
+    ``DataConstrained`` (Muennighoff et al.): Chinchilla's, and
+
+    - ``R_D`` ~ LogNormal(log 15.4, 1.5), ``R_N`` ~ LogNormal(log 5.3, 1.5): centred on
+      Muennighoff et al.'s fit, a factor of 20 either way at +-2 standard deviations.
+      Runs without repeated epochs (or without excess parameters) leave them at the
+      prior.
+
+    Every family: ``sigma`` ~ HalfNormal(0.05), the scale of the log-loss residuals (a
+    few 1e-3 on Chinchilla); ``nu`` fixed at 4 (a robust Student-t likelihood), or give
+    it a prior, e.g. ``priors={"nu": dist.Gamma(2, 0.1)}``, to learn it.
+
+    References: Hoffmann et al. 2022; Kaplan et al. 2020, Table 2; Muennighoff et al.
+    2023, eqs. (5)-(7); Besiroglu et al. 2024.
     """
     import numpyro.distributions as dist
 
-    return {
-        "E": dist.Uniform(0.5, 3.0),
-        "A": dist.LogNormal(5.0, 5.0),
-        "B": dist.LogNormal(5.0, 5.0),
-        "alpha": dist.Uniform(0.0, 2.0),
-        "beta": dist.Uniform(0.0, 2.0),
-        "sigma": dist.HalfNormal(0.05),
-    }
+    _resolve(family)
+    if family is Kaplan:
+        priors = {"N_c": dist.LogNormal(30.0, 10.0), "D_c": dist.LogNormal(30.0, 10.0),
+                  "alpha_N": dist.Uniform(0.0, 1.0), "alpha_D": dist.Uniform(0.0, 1.0)}
+    elif family is ComputeLaw:
+        priors = {"E": dist.Uniform(0.5, 3.0), "C0": dist.LogNormal(35.0, 15.0), "alpha": dist.Uniform(0.0, 2.0)}
+    else:
+        priors = {
+            "E": dist.Uniform(0.5, 3.0),
+            "A": dist.LogNormal(5.0, 5.0),
+            "B": dist.LogNormal(5.0, 5.0),
+            "alpha": dist.Uniform(0.0, 2.0),
+            "beta": dist.Uniform(0.0, 2.0),
+        }
+        if family is DataConstrained:
+            priors.update(R_D=dist.LogNormal(math.log(15.4), 1.5), R_N=dist.LogNormal(math.log(5.3), 1.5))
+    priors["sigma"] = dist.HalfNormal(0.05)
+    return priors
 
 
 # ----------------------------------------------------------------------------------
 # the model
 
 
-def _model(log_N, log_D, log_loss, weight, priors, fixed, c_N, c_D, likelihood):
-    """NumPyro model; ``priors`` and ``fixed`` are complete and disjoint (see ``_spec``)."""
+def _scale(name, exponent, reference, kind, prior):
+    """log X of a scale parameter, sampled as the log of its term at the reference size."""
+    import numpyro
+    import numpyro.distributions as dist
+
+    ref = numpyro.sample(f"log_{name}_ref", dist.ImproperUniform(dist.constraints.real, (), ()))
+    if kind == "shift":
+        # ref = log X - exponent c: density of (ref | exponent) = p_X(x) |dx/dlog x|
+        log_x = ref + exponent * reference
+        log_jacobian = log_x
+    else:
+        # ref = exponent (log X - c): dx/dref = x / exponent
+        log_x = reference + ref / exponent
+        log_jacobian = log_x - jnp.log(exponent)
+    x = jnp.exp(log_x)
+    numpyro.factor(f"prior_{name}", jnp.where(prior.support(x), prior.log_prob(x) + log_jacobian, -jnp.inf))
+    numpyro.deterministic(name, x)
+    return log_x
+
+
+def _model(spec, features, log_loss, weight, priors, fixed, references, likelihood):
+    """NumPyro model; ``priors`` and ``fixed`` are complete and disjoint (see ``_complete``)."""
     import numpyro
     import numpyro.distributions as dist
 
@@ -106,31 +240,25 @@ def _model(log_N, log_D, log_loss, weight, priors, fixed, c_N, c_D, likelihood):
             return jnp.asarray(fixed[name])
         return numpyro.sample(name, priors[name])
 
-    E, alpha, beta = draw("E"), draw("alpha"), draw("beta")
-
-    def scale(name, exponent, reference):
-        # the term's scale in sampler coordinates: log X - exponent * reference
+    coordinates = {}
+    for name in spec.params:
+        if name not in spec.terms:
+            value = draw(name)
+            coordinates[name] = jnp.log(value) if spec.log[name] else value
+    for name, (exponent, feature, kind) in spec.terms.items():
         if name in fixed:
-            return jnp.log(jnp.asarray(fixed[name]))
-        ref = numpyro.sample(f"log_{name}_ref", dist.ImproperUniform(dist.constraints.real, (), ()))
-        log_x = ref + exponent * reference
-        x = jnp.exp(log_x)
-        prior = priors[name]
-        # density of (ref | exponent) = p_X(x) |dx/dlog x|, as the shift has unit Jacobian
-        log_density = prior.log_prob(x) + log_x
-        numpyro.factor(f"prior_{name}", jnp.where(prior.support(x), log_density, -jnp.inf))
-        numpyro.deterministic(name, x)
-        return log_x
-
-    a = scale("A", alpha, c_N)
-    b = scale("B", beta, c_D)
+            coordinates[name] = jnp.log(jnp.asarray(fixed[name]))
+        else:
+            coordinates[name] = _scale(name, coordinates[exponent], references[feature], kind, priors[name])
+    order = {spec.fit.natural[name][0]: name for name in spec.params}
+    theta = jnp.stack([coordinates[order[coordinate]] for coordinate in spec.fit.names])
+    mu = spec.fit.log_loss(theta, features)
     sigma = draw("sigma")
-    mu = jnp.logaddexp(jnp.logaddexp(a - alpha * log_N, b - beta * log_D), jnp.log(E))
     if likelihood == "student_t":
         noise = dist.StudentT(draw("nu"), mu, sigma)
     else:
         noise = dist.Normal(mu, sigma)
-    with numpyro.plate("runs", log_N.shape[0]), numpyro.handlers.scale(scale=weight):
+    with numpyro.plate("runs", log_loss.shape[0]), numpyro.handlers.scale(scale=weight):
         numpyro.sample("log_loss", noise, obs=log_loss)
 
 
@@ -208,10 +336,10 @@ def _describe(distribution) -> str:
 
 
 @jax.jit
-def _predict(law, sigma, nu, N, D, key):
-    """exp(mu + sigma t): posterior-predictive draws, shape (draws, *broadcast(N, D).shape)."""
-    shape = jnp.broadcast_shapes(N.shape, D.shape)
-    mu = jax.vmap(lambda one: jnp.log(one.loss(N, D)))(law)
+def _predict(law, sigma, nu, inputs, key):
+    """exp(mu + sigma t): posterior-predictive draws, shape (draws, *broadcast(*inputs).shape)."""
+    shape = jnp.broadcast_shapes(*(x.shape for x in inputs))
+    mu = jax.vmap(lambda one: jnp.log(one.loss(*inputs)))(law)
     column = (-1,) + (1,) * len(shape)
     draws_shape = (sigma.shape[0], *shape)
     if nu is None:
@@ -229,13 +357,17 @@ def _key(key):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Posterior:
-    """Posterior draws of a Chinchilla law and of the noise of the runs around it.
+    """Posterior draws of a law and of the noise of the runs around it.
 
     Attributes:
-        law: ``Chinchilla`` whose leaves have shape (draws,), draws = chains x samples
-            (chain-major); ``jax.vmap(f, (0, ...))(post.law, ...)`` pushes it through ``f``.
-        samples: parameter name -> float64 array of shape (chains, samples) for E, A, B,
-            alpha, beta, sigma and (Student-t) nu; pinned parameters are constant.
+        law: a law of the fitted family (``Chinchilla``, ``Kaplan``, ``ComputeLaw`` or
+            ``DataConstrained``) whose leaves have shape (draws,), draws = chains x
+            samples (chain-major); ``jax.vmap(f, (0, ...))(post.law, ...)`` pushes it
+            through ``f``. Parameters the data do not determine (Kaplan's C_c, alpha_C)
+            are NaN.
+        samples: parameter name -> float64 array of shape (chains, samples) for the
+            law's fitted parameters (``parameters``), sigma and (Student-t) nu; pinned
+            parameters are constant.
         method: ``"nuts"`` (exact up to Monte Carlo error), or ``"svi"`` / ``"laplace"``
             (approximate: see ``fit_bayes``).
         likelihood: ``"student_t"`` or ``"normal"`` (on log loss).
@@ -249,7 +381,7 @@ class Posterior:
         info: plain-data metadata (data hash, reference sizes, timings, versions, ...).
     """
 
-    law: Chinchilla
+    law: Chinchilla | Kaplan | ComputeLaw | DataConstrained
     samples: dict
     method: str
     likelihood: str
@@ -260,18 +392,28 @@ class Posterior:
     info: dict
 
     @property
+    def family(self) -> type:
+        """The law's class, e.g. ``Chinchilla``."""
+        return type(self.law)
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """The law's fitted parameters, in the order of its fields (e.g. E, A, B, alpha, beta)."""
+        return _SPECS[self.family].params
+
+    @property
     def approximate(self) -> bool:
         """True for the SVI and Laplace approximations (not calibrated; see ``fit_bayes``)."""
         return self.method != "nuts"
 
     @property
     def num_chains(self) -> int:
-        return int(self.samples["E"].shape[0])
+        return int(self.samples["sigma"].shape[0])
 
     @property
     def num_draws(self) -> int:
         """Total draws, chains x samples."""
-        return int(self.samples["E"].size)
+        return int(self.samples["sigma"].size)
 
     @property
     def divergences(self) -> int:
@@ -280,7 +422,8 @@ class Posterior:
     @property
     def free(self) -> tuple[str, ...]:
         """The parameters that were sampled (not pinned)."""
-        return tuple(name for name in (*LAW_PARAMS, *NOISE_PARAMS) if name in self.samples and name not in self.fixed)
+        return tuple(name for name in (*self.parameters, *NOISE_PARAMS)
+                     if name in self.samples and name not in self.fixed)
 
     def draws(self, name: str) -> np.ndarray:
         """Draws of ``name`` flattened over chains, shape (chains x samples,)."""
@@ -288,34 +431,45 @@ class Posterior:
 
     def __repr__(self) -> str:
         flag = ", approximate" if self.approximate else ""
-        return (f"Posterior({self.method}{flag}, {self.num_chains} chains x {self.samples['E'].shape[1]} draws, "
-                f"{self.likelihood}, {self.divergences} divergences)")
+        return (f"Posterior({self.family.__name__}, {self.method}{flag}, {self.num_chains} chains x "
+                f"{self.samples['sigma'].shape[1]} draws, {self.likelihood}, {self.divergences} divergences)")
 
     # -- prediction -------------------------------------------------------------
 
-    def predict(self, N, D, key=None):
-        """Posterior-predictive draws of the loss of N-parameter models trained on D tokens.
+    def predict(self, *inputs, key=None):
+        """Posterior-predictive draws of the loss at the law's inputs.
 
+        The inputs are those of the law's ``loss``: ``(N, D)`` for Chinchilla and Kaplan
+        (parameters, training tokens), ``(flops,)`` for ComputeLaw (training FLOPs),
+        ``(N, D, unique_tokens)`` for DataConstrained; arrays broadcast together.
         Observation noise is included: each draw is exp(mu + sigma t) with mu the law's
         log loss and t a Student-t(nu) (or standard normal) draw. For the law's loss
         without noise use ``jax.vmap(lambda law: law.loss(N, D))(post.law)``.
 
         Args:
-            N: parameters (array, broadcast against D).
-            D: training tokens.
+            *inputs: the law's loss inputs, positionally.
             key: JAX PRNG key; default a fixed key, so repeated calls agree.
 
         Returns:
-            float64 array of shape (draws, *broadcast(N, D).shape).
+            float64 array of shape (draws, *broadcast(*inputs).shape).
+
+        Raises:
+            TypeError: the wrong number of inputs for the family.
+            ValueError: an input not finite and positive, or shapes that do not broadcast.
         """
-        _validate.check_positive("N", N)
-        _validate.check_positive("D", D)
-        _validate.check_broadcastable(N=N, D=D)
+        names = _SPECS[self.family].inputs
+        if len(inputs) != len(names):
+            raise TypeError(f"predict of a {self.family.__name__} posterior takes ({', '.join(names)}), "
+                            f"got {len(inputs)} input(s)")
+        named = dict(zip(names, inputs))
+        for name, value in named.items():
+            _validate.check_positive(name, value)
+        _validate.check_broadcastable(**named)
         with jax.enable_x64(True):
             nu = jnp.asarray(self.draws("nu")) if self.likelihood == "student_t" else None
             law = jax.tree_util.tree_map(lambda leaf: jnp.asarray(leaf, jnp.float64), self.law)
-            draws = _predict(law, jnp.asarray(self.draws("sigma")), nu, jnp.asarray(N, jnp.float64),
-                             jnp.asarray(D, jnp.float64), _key(key))
+            draws = _predict(law, jnp.asarray(self.draws("sigma")), nu,
+                             tuple(jnp.asarray(x, jnp.float64) for x in inputs), _key(key))
             return np.asarray(draws)
 
     @staticmethod
@@ -328,9 +482,9 @@ class Posterior:
         low, high = np.quantile(values, [tail, 1.0 - tail], axis=0)
         return low, high
 
-    def predict_interval(self, N, D, level: float = 0.9, key=None):
-        """``(median, low, high)`` of the posterior-predictive loss at (N, D)."""
-        draws = self.predict(N, D, key=key)
+    def predict_interval(self, *inputs, level: float = 0.9, key=None):
+        """``(median, low, high)`` of the posterior-predictive loss at the law's inputs (see ``predict``)."""
+        draws = self.predict(*inputs, key=key)
         low, high = self.interval(draws, level)
         return np.median(draws, axis=0), low, high
 
@@ -339,13 +493,13 @@ class Posterior:
     def summary(self) -> dict:
         """Per parameter: mean, sd, median, 2.5/5/95/97.5% quantiles, R-hat, bulk and tail ESS.
 
-        Returns a dict ``{name: {...}}`` for E, A, B, alpha, beta, sigma (and a learned
-        nu), plus ``"divergences"`` (int), ``"method"`` and ``"approximate"``. R-hat and ESS
-        are rank-normalised (see ``diagnostics``); NaN for pinned parameters and for the
+        Returns a dict ``{name: {...}}`` for the law's parameters (``parameters``), sigma
+        and nu, plus ``"divergences"`` (int), ``"method"`` and ``"approximate"``. R-hat and
+        ESS are rank-normalised (see ``diagnostics``); NaN for pinned parameters and for the
         approximations (independent draws, where they carry no information).
         """
         out = {}
-        for name in (*LAW_PARAMS, *NOISE_PARAMS):
+        for name in (*self.parameters, *NOISE_PARAMS):
             if name not in self.samples:
                 continue
             x = self.samples[name]
@@ -369,13 +523,13 @@ class Posterior:
         """The summary as a text table."""
         table = self.summary()
         lines = [f"{self!r}",
-                 f"{'':>6} {'mean':>10} {'median':>10} {'2.5%':>10} {'97.5%':>10} {'r_hat':>7} {'ess_bulk':>9}"]
-        for name in (*LAW_PARAMS, *NOISE_PARAMS):
+                 f"{'':>7} {'mean':>10} {'median':>10} {'2.5%':>10} {'97.5%':>10} {'r_hat':>7} {'ess_bulk':>9}"]
+        for name in (*self.parameters, *NOISE_PARAMS):
             if name not in table:
                 continue
             row = table[name]
             note = "  (fixed)" if row["fixed"] else ""
-            lines.append(f"{name:>6} {row['mean']:10.5g} {row['median']:10.5g} {row['q2.5']:10.5g} "
+            lines.append(f"{name:>7} {row['mean']:10.5g} {row['median']:10.5g} {row['q2.5']:10.5g} "
                          f"{row['q97.5']:10.5g} {row['r_hat']:7.4f} {row['ess_bulk']:9.0f}{note}")
         if self.approximate:
             lines.append(f"{self.method} is an approximation: its intervals are not calibrated (see fit_bayes).")
@@ -394,7 +548,8 @@ class Posterior:
         return arviz.from_dict(
             posterior={name: np.asarray(value) for name, value in self.samples.items() if name not in self.fixed},
             sample_stats={"diverging": self.diverging, "n_steps": self.num_steps},
-            attrs={"method": self.method, "likelihood": self.likelihood, **{f"prior_{k}": v for k, v in self.priors.items()}},
+            attrs={"law": self.family.__name__, "method": self.method, "likelihood": self.likelihood,
+                   **{f"prior_{k}": v for k, v in self.priors.items()}},
         )
 
     # -- files -------------------------------------------------------------------
@@ -417,7 +572,7 @@ class Posterior:
         blob = _atomic_write(npz_path, lambda handle: np.savez(handle, **arrays))
         meta = {
             "format": _FORMAT,
-            "law": "Chinchilla",
+            "law": self.family.__name__,
             "parameters": list(self.samples),
             "method": self.method,
             "approximate": self.approximate,
@@ -425,7 +580,7 @@ class Posterior:
             "priors": dict(self.priors),
             "fixed": {name: float(value) for name, value in self.fixed.items()},
             "num_chains": self.num_chains,
-            "num_samples": int(self.samples["E"].shape[1]),
+            "num_samples": int(self.samples["sigma"].shape[1]),
             "npz_sha256": hashlib.sha256(blob).hexdigest(),
             **{key: value for key, value in self.info.items() if key not in ("npz_sha256",)},
         }
@@ -437,16 +592,22 @@ class Posterior:
     def load(cls, path) -> Posterior:
         """Read a posterior written by ``save`` (never unpickles: ``allow_pickle=False``).
 
+        The sidecar's ``law`` names the family; a sidecar without it holds a Chinchilla
+        posterior.
+
         Raises:
-            ValueError: a missing or mismatched sidecar, an unknown format, missing
+            ValueError: a missing or mismatched sidecar, an unknown format or law, missing
                 arrays, or arrays holding Python objects.
         """
         npz_path, json_path = _paths(path)
         if not json_path.exists():
             raise ValueError(f"{npz_path}: no JSON sidecar {json_path.name} beside it")
         meta = json.loads(json_path.read_text(encoding="utf-8"))
-        if meta.get("format") != _FORMAT or meta.get("law") != "Chinchilla":
-            raise ValueError(f"{json_path}: not a scalinglaws_jax Chinchilla posterior (format {meta.get('format')!r})")
+        if meta.get("format") != _FORMAT:
+            raise ValueError(f"{json_path}: not a scalinglaws_jax posterior (format {meta.get('format')!r})")
+        family = _BY_NAME.get(meta.get("law", "Chinchilla"))
+        if family is None:
+            raise ValueError(f"{json_path}: law must be one of {', '.join(_BY_NAME)}, got {meta['law']!r}")
         blob = npz_path.read_bytes()
         if hashlib.sha256(blob).hexdigest() != meta.get("npz_sha256"):
             raise ValueError(f"{npz_path}: its SHA-256 does not match the one in {json_path.name}")
@@ -465,7 +626,7 @@ class Posterior:
         info = {key: value for key, value in meta.items()
                 if key not in ("format", "law", "parameters", "method", "approximate", "likelihood", "priors",
                                "fixed", "num_chains", "num_samples")}
-        return cls(law=_to_law(samples), samples=samples, method=meta["method"], likelihood=meta["likelihood"],
+        return cls(law=_to_law(family, samples), samples=samples, method=meta["method"], likelihood=meta["likelihood"],
                    priors=dict(meta["priors"]), fixed=dict(meta["fixed"]), diverging=arrays["diverging"],
                    num_steps=arrays["num_steps"], info=info)
 
@@ -492,15 +653,21 @@ def _atomic_write(path: Path, write) -> bytes:
     return blob
 
 
-def _to_law(samples) -> Chinchilla:
+def _to_law(family, samples):
+    """The family's law with a leading draw axis; fields not fitted (Kaplan's C_c, alpha_C) are NaN."""
     with jax.enable_x64(True):
-        return Chinchilla(**{name: jnp.asarray(samples[name].reshape(-1), jnp.float64) for name in LAW_PARAMS})
+        draws = samples["sigma"].size
+        return family(**{field.name: jnp.asarray(samples[field.name].reshape(-1) if field.name in samples
+                                                 else np.full(draws, np.nan), jnp.float64)
+                         for field in dataclasses.fields(family)})
 
 
 def data_hash(runs: Runs) -> str:
-    """SHA-256 over the runs' N, D, loss, flops and weight (float64, little-endian, in that order)."""
+    """SHA-256 over the runs' N, D, loss, flops, weight and, when given, unique_tokens
+    (float64, little-endian, in that order)."""
     digest = hashlib.sha256()
-    for name in ("N", "D", "loss", "flops", "weight"):
+    names = ("N", "D", "loss", "flops", "weight") + (("unique_tokens",) if runs.unique_tokens is not None else ())
+    for name in names:
         digest.update(name.encode())
         digest.update(np.ascontiguousarray(getattr(runs, name), dtype="<f8").tobytes())
     return digest.hexdigest()
@@ -510,17 +677,21 @@ def data_hash(runs: Runs) -> str:
 # the fit
 
 
-def _spec(priors, fixed, likelihood):
+def _complete(family, spec, priors, fixed, likelihood):
     """Complete priors and fixed values, checked; returns (priors, fixed)."""
     import numpyro.distributions as dist
 
-    names = (*LAW_PARAMS, *NOISE_PARAMS)
+    names = (*spec.params, *NOISE_PARAMS)
     user_priors = dict(priors or {})
     user_fixed = dict(fixed or {})
+    unfitted = [field.name for field in dataclasses.fields(family) if field.name not in spec.params]
     for argument, given in (("priors", user_priors), ("fixed", user_fixed)):
         unknown = sorted(set(given) - set(names))
         if unknown:
-            raise ValueError(f"{argument} may name {list(names)}, got unknown name(s) {unknown}")
+            note = (f" ({', '.join(unfitted)} are not fitted: (N, D, loss) do not determine them)"
+                    if set(unknown) & set(unfitted) else "")
+            raise ValueError(f"{argument} may name {list(names)} for a {family.__name__} law, "
+                             f"got unknown name(s) {unknown}{note}")
         if likelihood == "normal" and "nu" in given:
             raise ValueError(f"{argument} names nu, but likelihood='normal' has no degrees of freedom")
     both = sorted(set(user_priors) & set(user_fixed))
@@ -540,7 +711,7 @@ def _spec(priors, fixed, likelihood):
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"fixed[{name!r}] must be finite and positive, got {value!r}")
         checked[name] = value
-    full = default_priors()
+    full = default_priors(family)
     full.update(user_priors)
     if likelihood == "student_t" and "nu" not in user_priors and "nu" not in checked:
         checked["nu"] = DEFAULT_NU
@@ -550,53 +721,82 @@ def _spec(priors, fixed, likelihood):
     return full, checked
 
 
+def _check_identifiable(runs: Runs, family, spec: _Spec, free) -> None:
+    """The checks of ``fit_huber``: unique tokens where needed, more runs than free
+    parameters, and more than one value of each feature a scale term is measured on."""
+    if family is DataConstrained and runs.unique_tokens is None:
+        raise ValueError("a DataConstrained fit needs runs.unique_tokens (the unique tokens behind each run's D)")
+    if len(runs) <= len(free):
+        raise ValueError(f"runs has {len(runs)} runs, too few for {len(free)} free parameters {free}")
+    for _, feature, _ in spec.terms.values():
+        name = feature.removeprefix("log_")
+        column = getattr(runs, name)
+        if np.unique(column).size < 2:
+            raise ValueError(f"all runs have the same {name}={column[0]:.4g}: "
+                             f"the law's {name} term is not identifiable")
+
+
 def _check_int(name, value, low):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     return int(value)
 
 
-def fit_bayes(runs: Runs, *, key, num_chains: int = 4, num_warmup: int = 1000, num_samples: int = 1000,
-              method: str = "nuts", priors: dict | None = None, fixed: dict | None = None,
-              likelihood: str = "student_t", dense_mass: bool = True, chain_method: str | None = None,
-              progress_bar: bool = False, num_steps: int = 4000) -> Posterior:
-    """Posterior of a Chinchilla law L = E + A / N^alpha + B / D^beta given training runs.
+def fit_bayes(runs: Runs, family=Chinchilla, *, key, num_chains: int = 4, num_warmup: int = 1000,
+              num_samples: int = 1000, method: str = "nuts", priors: dict | None = None,
+              fixed: dict | None = None, likelihood: str = "student_t", dense_mass: bool = True,
+              chain_method: str | None = None, progress_bar: bool = False, num_steps: int = 4000) -> Posterior:
+    """Posterior of a law (default Chinchilla, L = E + A / N^alpha + B / D^beta) given training runs.
 
-    Model (on log loss, in float64): mu_i = LSE(a - alpha log N_i, b - beta log D_i, e)
-    with a = log A, b = log B, e = log E; log L_i ~ StudentT(nu, mu_i, sigma) (default) or
-    Normal(mu_i, sigma); each run's log-likelihood is multiplied by its weight.
+    Model (on log loss, in float64): mu_i = the family's log loss at run i, as the Huber
+    fit computes it (``huber.Family.log_loss``; for Chinchilla LSE(a - alpha log N_i,
+    b - beta log D_i, e) with a = log A, b = log B, e = log E); log L_i ~ StudentT(nu,
+    mu_i, sigma) (default) or Normal(mu_i, sigma); each run's log-likelihood is multiplied
+    by its weight.
 
-    Priors (fixed, do not depend on the data; see ``default_priors``): E ~ Uniform(0.5, 3),
-    A, B ~ LogNormal(5, 5) (log A, log B ~ Normal(5, 5)), alpha, beta ~ Uniform(0, 2),
-    sigma ~ HalfNormal(0.05), nu = 4 fixed (pass a prior for nu to learn it). Priors on A
-    and B are best left with support on all positive reals: a bounded one works, but the
-    sampler meets its bounds as divergences.
+    Priors (fixed, do not depend on the data; see ``default_priors``), for Chinchilla:
+    E ~ Uniform(0.5, 3), A, B ~ LogNormal(5, 5) (log A, log B ~ Normal(5, 5)),
+    alpha, beta ~ Uniform(0, 2), sigma ~ HalfNormal(0.05), nu = 4 fixed (pass a prior for
+    nu to learn it). Priors on scales (A, B, N_c, D_c, C0) are best left with support on
+    all positive reals: a bounded one works, but the sampler meets its bounds as
+    divergences.
 
-    NUTS samples a_ref = a - alpha c_N and b_ref = b - beta c_D (c_N, c_D: mean log N, log D
-    of the runs; a unit-Jacobian change of variables that leaves the prior as stated) with a
-    dense mass matrix by default. Chains run in parallel when
+    NUTS samples each scale as the log of its term at the reference size c (the runs'
+    mean log N, log D or log C): log A - alpha c_N for Chinchilla-type terms (and B, and
+    DataConstrained's), alpha_N (log N_c - c_N) for Kaplan's (and D_c, and ComputeLaw's
+    C0), with the change of variables' Jacobian in the prior factor so the prior stays as
+    stated; with a dense mass matrix by default. Chains run in parallel when
     ``jax.local_device_count() >= num_chains``, vectorised otherwise (the library never
     calls ``numpyro.set_host_device_count``; a program may, before JAX starts).
 
     After NUTS, an R-hat above 1.01, a bulk ESS below 400 or any divergence produces a
     ``RuntimeWarning`` that says what to try.
 
-    ``method="svi"`` (an ``AutoMultivariateNormal`` guide, ``num_steps`` Adam steps) and
-    ``method="laplace"`` (a Gaussian at the MAP) are fast approximations, returning
+    ``method="svi"`` (a full-rank Gaussian on the sampler's unconstrained coordinates,
+    the family of NumPyro's ``AutoMultivariateNormal``, fitted by ``num_steps`` Adam
+    steps on the ELBO) and ``method="laplace"`` (a Gaussian at the posterior mode with the
+    inverse Hessian as covariance) are fast approximations, returning
     ``num_chains * num_samples`` independent draws as one chain with ``Posterior.method``
-    saying so. They are NOT equivalent to NUTS: on the Chinchilla runs (240) this guide's
-    95% intervals were 2.5x (alpha), 3.6x (beta) and 2.7x (E) narrower than NUTS's (an
-    earlier parameterisation measured about 7x for alpha, DESIGN.md); the Laplace
-    approximation in the sampler coordinates came within 10-15% of NUTS there, but its
-    Hessian can be singular elsewhere. Use them for a first look, not for decisions.
+    saying so (see ``_approximate``). They are NOT equivalent to NUTS. On the Chinchilla
+    runs (240; 5 keys, against NUTS 4 x 1000) both put every median within 5% of NUTS's
+    95% interval width of NUTS's median, but the SVI 95% intervals were 1.6x (alpha),
+    1.8x (E) and 2.2x (beta) narrower: 4000 steps at a constant step size stop short of
+    the ELBO's optimum (40,000 steps of 8 draws reached standard deviations of 0.65-0.95
+    of NUTS's). The Laplace intervals came within 2-8% of NUTS's there, but its Hessian
+    can be singular elsewhere. Use them for a first look, not for decisions.
 
     Args:
-        runs: the training runs (N in parameters, D in tokens, loss in nats per token).
+        runs: the training runs (N in parameters, D in tokens, loss in nats per token;
+            FLOPs for ComputeLaw; ``unique_tokens`` for DataConstrained).
+        family: the law's class: ``Chinchilla`` (default), ``Kaplan`` (N_c, D_c,
+            alpha_N, alpha_D; its C_c and alpha_C are not determined by (N, D, loss) and
+            come out NaN), ``ComputeLaw`` (E, C0, alpha on the runs' FLOPs) or
+            ``DataConstrained`` (Chinchilla's and R_D, R_N).
         key: JAX PRNG key.
         num_chains, num_warmup, num_samples: as in ``numpyro.infer.MCMC``.
         method: ``"nuts"`` (default), ``"svi"`` or ``"laplace"``.
-        priors: ``{name: numpyro distribution}`` replacing default priors of E, A, B,
-            alpha, beta (each in its own units), sigma or nu.
+        priors: ``{name: numpyro distribution}`` replacing default priors of the law's
+            parameters (each in its own units, e.g. E, A, B, alpha, beta), sigma or nu.
         fixed: ``{name: value}`` pinning parameters, e.g. ``{"E": 1.69}``.
         likelihood: ``"student_t"`` (default) or ``"normal"``.
         dense_mass: dense (default) or diagonal NUTS mass matrix.
@@ -608,14 +808,18 @@ def fit_bayes(runs: Runs, *, key, num_chains: int = 4, num_warmup: int = 1000, n
         ``Posterior``.
 
     Raises:
-        ValueError: naming the bad argument.
+        ValueError: naming the bad argument; for names in ``priors`` or ``fixed`` that
+            are not the family's, listing its names.
+        RuntimeError: an approximation with non-finite draws (a singular Hessian).
 
     References: Hoffmann et al. 2022, sec. 3.3 (the law and the log-sum-exp form);
-    Besiroglu et al. 2024, "Chinchilla Scaling: A replication attempt"; Hoffman & Gelman
-    2014 (NUTS); Vehtari et al. 2021 (R-hat, ESS).
+    Besiroglu et al. 2024, "Chinchilla Scaling: A replication attempt"; Kaplan et al.
+    2020; Muennighoff et al. 2023; Hoffman & Gelman 2014 (NUTS); Kucukelbir et al. 2017
+    (ADVI); Vehtari et al. 2021 (R-hat, ESS).
     """
     if not isinstance(runs, Runs):
         raise TypeError(f"runs must be a Runs, got {type(runs).__name__}")
+    spec = _resolve(family)
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     if likelihood not in _LIKELIHOODS:
@@ -626,27 +830,26 @@ def fit_bayes(runs: Runs, *, key, num_chains: int = 4, num_warmup: int = 1000, n
     num_steps = _check_int("num_steps", num_steps, 1)
     if chain_method is not None and chain_method not in _CHAIN_METHODS:
         raise ValueError(f"chain_method must be None or one of {_CHAIN_METHODS}, got {chain_method!r}")
-    full_priors, full_fixed = _spec(priors, fixed, likelihood)
-    free = [name for name in (*LAW_PARAMS, *NOISE_PARAMS) if name in full_priors]
-    if len(runs) <= len(free):
-        raise ValueError(f"runs has {len(runs)} runs, too few for {len(free)} free parameters {free}")
+    full_priors, full_fixed = _complete(family, spec, priors, fixed, likelihood)
+    free = [name for name in (*spec.params, *NOISE_PARAMS) if name in full_priors]
+    _check_identifiable(runs, family, spec, free)
 
-    log_N, log_D = np.log(runs.N), np.log(runs.D)
-    c_N, c_D = float(log_N.mean()), float(log_D.mean())
+    features = huber._features(runs)
+    references = {feature: float(features[feature].mean()) for _, feature, _ in spec.terms.values()}
     info = {
         "data_hash": data_hash(runs),
         "num_runs": len(runs),
         "version": _version(),
         "numpyro_version": _numpyro_version(),
-        "reference_log_N": c_N,
-        "reference_log_D": c_D,
+        **{f"reference_{feature}": value for feature, value in references.items()},
         "dense_mass": bool(dense_mass),
         "num_warmup": num_warmup if method == "nuts" else 0,
     }
     start = time.perf_counter()
     with jax.enable_x64(True):
-        args = (jnp.asarray(log_N), jnp.asarray(log_D), jnp.asarray(np.log(runs.loss)),
-                jnp.asarray(runs.weight), full_priors, full_fixed, c_N, c_D, likelihood)
+        args = (spec, {name: jnp.asarray(features[name]) for name in spec.features},
+                jnp.asarray(np.log(runs.loss)), jnp.asarray(runs.weight), full_priors, full_fixed, references,
+                likelihood)
         if method == "nuts":
             if chain_method is None:
                 chain_method = "parallel" if jax.local_device_count() >= num_chains else "vectorized"
@@ -659,11 +862,11 @@ def fit_bayes(runs: Runs, *, key, num_chains: int = 4, num_warmup: int = 1000, n
     info["seconds"] = time.perf_counter() - start
     for name, value in full_fixed.items():
         samples[name] = np.full(diverging.shape, value)
-    order = [name for name in (*LAW_PARAMS, *NOISE_PARAMS) if name in samples]
+    order = [name for name in (*spec.params, *NOISE_PARAMS) if name in samples]
     samples = {name: samples[name] for name in order}
     for value in samples.values():
         value.flags.writeable = False
-    post = Posterior(law=_to_law(samples), samples=samples, method=method, likelihood=likelihood,
+    post = Posterior(law=_to_law(family, samples), samples=samples, method=method, likelihood=likelihood,
                      priors={name: _describe(prior) for name, prior in full_priors.items()},
                      fixed=full_fixed, diverging=diverging, num_steps=steps, info=info)
     if method == "nuts":
@@ -678,6 +881,13 @@ def _closed_model(args):
         _model(*args)
 
     return model
+
+
+def _sites(args) -> list[str]:
+    """The sampled sites in the model's order; a scale X is sampled as ``log_X_ref``."""
+    spec, priors = args[0], args[4]
+    return [f"log_{name}_ref" if name in spec.terms else name
+            for name in (*spec.params, *NOISE_PARAMS) if name in priors]
 
 
 def _nuts(key, args, num_chains, num_warmup, num_samples, dense_mass, chain_method, progress_bar):
@@ -701,10 +911,9 @@ def _nuts(key, args, num_chains, num_warmup, num_samples, dense_mass, chain_meth
         return jax.vmap(lambda one: constrain_fn(model, (), {}, one, return_deterministic=True))(z)
 
     # NumPyro's init_to_uniform: every unconstrained coordinate uniform on (-2, 2). On
-    # a_ref, b_ref that is a term between e^-2 and e^2 nats at the reference size.
+    # a scale's log_X_ref that is a term between e^-2 and e^2 nats at the reference size.
     shape = (num_chains,) if num_chains > 1 else ()
-    sites = [name for name in (*LAW_PARAMS, *NOISE_PARAMS) if name in args[4]]
-    sites = [f"log_{name}_ref" if name in ("A", "B") else name for name in sites]
+    sites = _sites(args)
     keys = jax.random.split(init_key, len(sites))
     z0 = {name: jax.random.uniform(k, shape, jnp.float64, -2.0, 2.0) for name, k in zip(sites, keys)}
     kernel = NUTS(potential_fn=potential, dense_mass=dense_mass)
@@ -719,39 +928,117 @@ def _nuts(key, args, num_chains, num_warmup, num_samples, dense_mass, chain_meth
     raw = constrain(flat)
     shape = (num_chains, num_samples)
     extra = mcmc.get_extra_fields(group_by_chain=True)
+    spec = args[0]
     samples = {name: np.asarray(raw[name], np.float64).reshape(shape)
-               for name in (*LAW_PARAMS, *NOISE_PARAMS) if name in raw}
+               for name in (*spec.params, *NOISE_PARAMS) if name in raw}
     return (samples, np.asarray(extra["diverging"], bool).reshape(shape),
             np.asarray(extra["num_steps"], np.int64).reshape(shape))
 
 
+_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
+"""XLA options for the approximations' one program, whose compilation dominates their time:
+without LLVM optimisation the SVI program compiled in about half the time (4.0 -> 2.1 s)
+and ran in 4x (0.08 -> 0.33 s for 4000 steps and 4000 draws on the 240 Chinchilla runs)."""
+
+
+_MODE_ITERATIONS = 100
+"""Levenberg-Marquardt iterations of the approximations' search for the posterior mode."""
+
+
+def _mode(potential, z, iterations):
+    """A mode of ``potential`` and its Hessian, by Levenberg-Marquardt from ``z``.
+
+    Each iteration evaluates one trial point and keeps it if it lowers the potential;
+    the Hessian is the central difference of the gradient (one vectorised evaluation of
+    2 x size + 1 gradients; JAX's BFGS and exact Hessian compile several times slower,
+    and BFGS's line search stalls on this problem from most starts). Returns
+    ``(mode, Hessian)``.
+    """
+    size = z.shape[0]
+
+    def evaluate(z):
+        step = 1e-5 * (1.0 + jnp.abs(z))
+        points = jnp.concatenate([z[None], z + jnp.diag(step), z - jnp.diag(step)])
+        values, grads = jax.vmap(jax.value_and_grad(potential))(points)
+        hessian = (grads[1 : size + 1] - grads[size + 1 :]) / (2.0 * step[:, None])
+        return values[0], grads[0], 0.5 * (hessian + hessian.T)
+
+    def iteration(_, state):
+        trial, z, f, g, hessian, lam = state
+        f_trial, g_trial, hessian_trial = evaluate(trial)
+        better = f_trial < f
+        z, f = jnp.where(better, trial, z), jnp.where(better, f_trial, f)
+        g, hessian = jnp.where(better, g_trial, g), jnp.where(better, hessian_trial, hessian)
+        lam = jnp.where(better, jnp.maximum(lam * 0.3, 1e-12), jnp.minimum(lam * 8.0, 1e12))
+        damped = hessian + lam * jnp.diag(jnp.abs(jnp.diagonal(hessian)) + 1e-12)
+        return z - jnp.linalg.solve(damped, g), z, f, g, hessian, lam
+
+    first = (z, z, jnp.inf, jnp.zeros_like(z), jnp.eye(size, dtype=z.dtype), jnp.asarray(1e-3, z.dtype))
+    _, z, _, _, hessian, _ = jax.lax.fori_loop(0, iterations + 1, iteration, first)
+    return z, hessian
+
+
 def _approximate(key, args, method, draws, num_steps):
-    """SVI (AutoMultivariateNormal, Adam) or Laplace (MAP by BFGS), traced once under ``jit``."""
+    """SVI or Laplace: a Gaussian on the unconstrained coordinates, fitted and sampled in one program.
+
+    Both start at the centre of NumPyro's initialisation box: every unconstrained
+    coordinate 0 (each scale term 1 nat at its reference size). SVI: a full-rank Gaussian
+    (the family of NumPyro's ``AutoMultivariateNormal``) with loc and a lower Cholesky
+    factor diag(softplus(s)) x (unit lower triangle), initially 0.1 I, fitted by
+    ``num_steps`` Adam steps (step 0.01) on the one-draw reparameterised ELBO with the
+    Gaussian's entropy in closed form. Laplace: the posterior mode by Levenberg-Marquardt
+    (``_mode``) and the inverse Hessian there as covariance.
+
+    References: Kucukelbir et al. 2017, "Automatic Differentiation Variational Inference".
+    """
     import numpyro.optim
-    from numpyro.infer import SVI, Trace_ELBO, autoguide, init_to_median
+    from numpyro.infer.util import constrain_fn, potential_energy
 
     model = _closed_model(args)
-    if method == "svi":
-        guide = autoguide.AutoMultivariateNormal(model, init_loc_fn=init_to_median)
-        optimizer, steps = numpyro.optim.Adam(0.01), num_steps
-    else:
-        guide = autoguide.AutoLaplaceApproximation(model, init_loc_fn=init_to_median)
-        optimizer, steps = numpyro.optim.Minimize(method="BFGS"), 1
-    svi = SVI(model, guide, optimizer, Trace_ELBO())
+    sites = _sites(args)
+    size = len(sites)
+    eye = jnp.eye(size, dtype=jnp.float64)
+    origin = jnp.zeros(size, jnp.float64)
 
-    @jax.jit
+    def potential(z):
+        return potential_energy(model, (), {}, dict(zip(sites, z)))
+
+    def cholesky(params):
+        raw = params["scale"]
+        return jax.nn.softplus(jnp.diag(raw))[:, None] * (jnp.tril(raw, -1) + eye)
+
+    def negative_elbo(params, eps):
+        factor = cholesky(params)
+        return potential(params["loc"] + factor @ eps) - jnp.sum(jnp.log(jnp.diag(factor)))
+
     def run(key):
         fit_key, draw_key = jax.random.split(key)
-        state = svi.init(fit_key)
-        state, losses = jax.lax.scan(lambda s, _: svi.update(s), state, None, length=steps)
-        params = svi.get_params(state)
-        return guide.sample_posterior(draw_key, params, sample_shape=(draws,)), losses
+        noise = jax.random.normal(draw_key, (draws, size), jnp.float64)
+        if method == "svi":
+            optimizer = numpyro.optim.Adam(0.01)
+            initial = {"loc": origin, "scale": jnp.diag(jnp.full(size, math.log(math.expm1(0.1))))}
 
-    raw, losses = run(key)
+            def step(state, eps):
+                return optimizer.update(jax.grad(negative_elbo)(optimizer.get_params(state), eps), state), None
+
+            state, _ = jax.lax.scan(step, optimizer.init(initial),
+                                    jax.random.normal(fit_key, (num_steps, size), jnp.float64))
+            params = optimizer.get_params(state)
+            z = params["loc"] + noise @ cholesky(params).T
+        else:
+            mode, hessian = _mode(potential, origin, _MODE_ITERATIONS)
+            # covariance T T^T = hessian^-1; NaN where the Hessian is not positive definite
+            T = jax.scipy.linalg.solve_triangular(jnp.linalg.cholesky(hessian), eye, lower=True, trans="T")
+            z = mode + noise @ T.T
+        return jax.vmap(lambda one: constrain_fn(model, (), {}, dict(zip(sites, one)), return_deterministic=True))(z)
+
+    raw = jax.jit(run).lower(key).compile(_COMPILER_OPTIONS)(key)
     if not all(np.isfinite(np.asarray(value)).all() for value in raw.values()):
-        raise RuntimeError(f"fit_bayes(method={method!r}) produced non-finite draws (for the Laplace "
-                           "approximation: the Hessian at the MAP is singular); use method='nuts'")
-    samples = {name: np.asarray(raw[name], np.float64)[None] for name in (*LAW_PARAMS, *NOISE_PARAMS) if name in raw}
+        raise RuntimeError(f"fit_bayes(method={method!r}) produced non-finite draws (the Hessian at the posterior "
+                           "mode is not positive definite); use method='nuts'")
+    spec = args[0]
+    samples = {name: np.asarray(raw[name], np.float64)[None]
+               for name in (*spec.params, *NOISE_PARAMS) if name in raw}
     shape = (1, draws)
     return samples, np.zeros(shape, bool), np.zeros(shape, np.int64)
 
