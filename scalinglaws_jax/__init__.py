@@ -54,3 +54,4 @@ from .fit.isoflop import EnvelopeFit, IsoFLOPFit, fit_envelope, fit_isoflop
 from .fit.forecast import ForecastCheck, extrapolation_error
 from .fit.bayes import Posterior, fit_bayes
 from .sweep import SweepResult, sweep
+from . import plot
