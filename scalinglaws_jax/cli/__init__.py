@@ -30,6 +30,7 @@ from ._arguments import _Parser
 from ._fit import BAYES_DEFAULTS, DATASETS, MAX_BOOTSTRAP, MAX_CHAINS, _add_fit
 from ._plan import PRICE_PER_GPU_HOUR, _add_plan, _add_table
 from ._sweep import _add_sweep
+from ._demo import _add_demo
 from ._render import engineering, render
 from ._values import LAW_PARAMETERS, MAX_RANGE_POINTS, parse_columns, parse_fixed, parse_values
 
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_table(commands)
     _add_fit(commands)
     _add_sweep(commands)
+    _add_demo(commands)
     return parser
 
 

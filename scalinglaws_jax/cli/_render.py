@@ -86,6 +86,8 @@ def render(result: dict) -> str:
         return _render_bayes(result) if result.get("bayes") else _render_fit(result)
     if result["command"] == "sweep":
         return _render_sweep(result)
+    if result["command"] == "demo":
+        return _render_demo(result)
     law = result["law"]
     parameters = ", ".join(f"{name}={value:.6g}" for name, value in law["parameters"].items())
     lines = [f"law: {law['name']} = {law['family']}({parameters})", result["title"]]
@@ -287,3 +289,31 @@ def _render_sweep(result: dict) -> str:
             line.append(text)
         cells.append(line)
     return "\n".join([*lines, "", *_aligned(cells)])
+
+
+def _render_demo(result: dict) -> str:
+    """The result of ``demo`` as text: the law three ways, the table, the inference plan, the figures."""
+    data, settings = result["data"], result["settings"]
+    lines = [f"data: Hoffmann et al. 2022's Chinchilla runs (Besiroglu et al. 2024's digitisation): "
+             f"{data['n_runs']} runs, the {data['drop_highest']} highest-loss dropped",
+             "law: L = E + A / N^alpha + B / D^beta (N parameters, D tokens, L nats per token)", ""]
+    cells = [["parameter", "Huber fit", f"bootstrap {INTERVAL_LEVEL:.0%} ({settings['bootstrap']})",
+              "posterior median", f"{INTERVAL_LEVEL:.0%} ({settings['chains']} x {settings['samples']} NUTS)",
+              "meaning"]]
+    for name, row in result["law"].items():
+        cells.append([name, f"{row['huber']:.4g}", _interval_text(row["bootstrap"], ".4g"),
+                      f"{row['posterior']:.4g}", _interval_text(row["posterior_interval"], ".4g"), _MEANINGS[name]])
+    lines += _aligned(cells)
+    lines += ["", f"compute-optimal plan (6 N D = FLOPs): posterior medians and {INTERVAL_LEVEL:.0%} intervals", "",
+              *_table_text([_with_intervals(row) for row in result["rows"]])]
+    plan = result["inference"]
+    optimal, served = plan["compute_optimal"], plan["inference_optimal"]
+    lines += ["", f"inference-aware (Sardana et al. 2023), Huber fit: the compute-optimal model at "
+              f"{plan['budget']:.0e} FLOPs ({engineering(optimal['N'])} params, {engineering(optimal['D'])} tokens) "
+              f"reaches loss {plan['loss']:.4f}; serving {engineering(plan['inference_tokens'])} tokens in its "
+              f"life costs {optimal['lifetime_flops']:.3g} FLOPs in all. A {engineering(served['N'])}-parameter "
+              f"model trained on {engineering(served['D'])} tokens reaches the same loss for "
+              f"{served['lifetime_flops']:.3g} FLOPs: {plan['saving']:.0%} less."]
+    if result["figures"]:
+        lines += ["", "figures:", *(f"  {path}" for path in result["figures"])]
+    return "\n".join(lines)
