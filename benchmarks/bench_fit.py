@@ -427,7 +427,7 @@ def main() -> None:
         conv = np.asarray(b.converged)
         print(f"converged refits ({label}): {int(conv.sum())}/{nb} ({conv.mean():.2%}); objective median "
               f"{np.median(b.objective):.4g}")
-    print(f"95% intervals (key 0 | key 1) vs Besiroglu et al.; endpoint offsets as a fraction of their width:")
+    print("95% intervals (key 0 | key 1) vs Besiroglu et al.; endpoint offsets as a fraction of their width:")
     print(f"  {'param':<6s} {'this library, key 0':>22s} {'key 1':>22s} {'published':>18s} "
           f"{'d low':>7s} {'d high':>7s} (key 0)")
     offsets = {}

@@ -31,7 +31,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -40,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._validate import OK
+from ._files import atomic_write
 
 REDUCTIONS = ("quantiles", "mean", "none")
 """Reductions over the law-draw axis: quantiles per scenario, the mean, or every draw."""
@@ -282,19 +281,6 @@ def _digest(fn, axes, law, reduce, quantiles, best, chunk, dtype) -> tuple[str, 
     return digest.hexdigest(), spec
 
 
-def _atomic_write(path: Path, write) -> None:
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-
-
 def _open_directory(out, digest: str, spec: dict) -> Path:
     """Create ``out`` with a manifest, or check that it holds this very sweep."""
     path = Path(out)
@@ -313,7 +299,7 @@ def _open_directory(out, digest: str, spec: dict) -> Path:
         raise ValueError(f"out={str(out)!r} is not empty and holds no sweep manifest; refusing to write into it")
     path.mkdir(parents=True, exist_ok=True)
     body = json.dumps({"format": _FORMAT, "digest": digest, "spec": spec}, indent=2).encode()
-    _atomic_write(manifest, lambda handle: handle.write(body))
+    atomic_write(manifest, lambda handle: handle.write(body))
     return path
 
 
@@ -344,7 +330,7 @@ def _remove_partial_chunks(directory: Path, mine: range) -> None:
 
 
 def _save_chunk(directory: Path, index: int, arrays: dict) -> None:
-    _atomic_write(_chunk_path(directory, index), lambda handle: np.savez(handle, **arrays))
+    atomic_write(_chunk_path(directory, index), lambda handle: np.savez(handle, **arrays))
 
 
 def _load_chunk(directory: Path, index: int) -> dict:

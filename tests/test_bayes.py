@@ -295,7 +295,7 @@ def test_bad_diagnostics_warn(runs):
 
 
 def test_to_arviz(post):
-    arviz = pytest.importorskip("arviz")
+    pytest.importorskip("arviz")
     data = post.to_arviz()
     assert data.posterior["alpha"].shape == (2, 300)
 

@@ -4,7 +4,6 @@ published law or every draw of a saved posterior, with ``sl.sweep``."""
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import jax
@@ -12,6 +11,7 @@ import numpy as np
 
 from ..allocate import compute_optimal, inference_optimal
 from ..laws import PRESETS
+from .._files import atomic_write
 from ..sweep import sweep
 from ._arguments import _integer, _subcommand, _value_list
 from ._render import _plain
@@ -175,14 +175,7 @@ def _save_result(path: Path, result) -> None:
     """The assembled grid (fields and axes) as one .npz, written atomically."""
     arrays = {**result.fields, **{f"axis_{name}": values for name, values in result.axes.items()},
               "quantiles": np.asarray(result.quantiles)}
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=".result.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            np.savez(handle, **arrays)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))
 
 
 def _summary_rows(result, name: str) -> list[dict]:

@@ -41,8 +41,6 @@ import hashlib
 import json
 import math
 import numbers
-import os
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -52,6 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _validate
+from .._files import atomic_write
 from ..laws import Chinchilla, ComputeLaw, DataConstrained, Kaplan
 from . import huber
 from .runs import Runs
@@ -544,7 +543,8 @@ class Posterior:
         try:
             import arviz
         except ImportError as error:
-            raise ImportError("Posterior.to_arviz needs arviz, an optional dependency: pip install arviz") from error
+            raise ImportError("Posterior.to_arviz needs arviz, an optional dependency: "
+                              "pip install arviz (or the extra: scalinglaws-jax[arviz])") from error
         return arviz.from_dict(
             posterior={name: np.asarray(value) for name, value in self.samples.items() if name not in self.fixed},
             sample_stats={"diverging": self.diverging, "n_steps": self.num_steps},
@@ -569,7 +569,8 @@ class Posterior:
         arrays = {name: np.asarray(value, np.float64) for name, value in self.samples.items()}
         arrays["diverging"] = np.asarray(self.diverging, bool)
         arrays["num_steps"] = np.asarray(self.num_steps, np.int64)
-        blob = _atomic_write(npz_path, lambda handle: np.savez(handle, **arrays))
+        atomic_write(npz_path, lambda handle: np.savez(handle, **arrays))
+        blob = npz_path.read_bytes()
         meta = {
             "format": _FORMAT,
             "law": self.family.__name__,
@@ -585,7 +586,7 @@ class Posterior:
             **{key: value for key, value in self.info.items() if key not in ("npz_sha256",)},
         }
         text = json.dumps(meta, indent=2, sort_keys=True, allow_nan=True)
-        _atomic_write(json_path, lambda handle: handle.write(text.encode("utf-8")))
+        atomic_write(json_path, lambda handle: handle.write(text.encode("utf-8")))
         return npz_path
 
     @classmethod
@@ -636,21 +637,6 @@ def _paths(path) -> tuple[Path, Path]:
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
     return path, path.with_suffix(".json")
-
-
-def _atomic_write(path: Path, write) -> bytes:
-    """Write via ``write(handle)`` to a temporary file beside ``path``, then rename; return the bytes."""
-    directory = path.parent if str(path.parent) else Path(".")
-    handle = tempfile.NamedTemporaryFile(dir=directory, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            write(handle)
-        blob = Path(handle.name).read_bytes()
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-    return blob
 
 
 def _to_law(family, samples):
