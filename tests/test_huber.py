@@ -205,3 +205,17 @@ def test_data_constrained_family_recovers_muennighoff():
         assert float(getattr(fit.law, name)) == pytest.approx(getattr(truth, name), rel=1e-3), name
     with pytest.raises(ValueError, match="unique_tokens"):
         sl.fit_huber(sl.Runs(N=N, D=D, loss=np.asarray(truth.loss(N, D, unique))), sl.DataConstrained)
+
+
+def test_fits_of_similar_sizes_share_one_compiled_program(chinchilla_runs):
+    """Runs are padded to a power of two at weight 0: a fit below a new cut does not recompile."""
+    sl.fit_huber(chinchilla_runs)  # 240 runs: the 256 bucket
+    before = huber._fit_program._cache_size()
+    below = chinchilla_runs.select(chinchilla_runs.flops <= 1e21)  # 217 runs, the same bucket
+    fit = sl.fit_huber(below)
+    assert huber._fit_program._cache_size() == before
+    # and the padding changes nothing: the same fit on the runs padded by hand with zero weights
+    extra = sl.Runs(N=np.concatenate([below.N, below.N[:3]]), D=np.concatenate([below.D, below.D[:3]]),
+                    loss=np.concatenate([below.loss, below.loss[:3]]),
+                    weight=np.concatenate([np.ones(len(below)), np.zeros(3)]))
+    np.testing.assert_allclose(sl.fit_huber(extra).objective, fit.objective, rtol=1e-12)
