@@ -4,8 +4,8 @@ agrees with the library, and writes every figure as a PNG."""
 import contextlib
 import io
 import json
+import pathlib
 
-import jax
 import numpy as np
 import pytest
 
@@ -25,7 +25,7 @@ def call(*argv):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "figures"
+    out = tmp_path_factory.mktemp("demo") / "docs" / "gallery"  # created with its parent
     status, text, err = call("demo", "--quick", "--out", str(out))
     return status, text, err, out
 
@@ -73,12 +73,14 @@ def test_demo_json_agrees_with_the_library(tmp_path):
     assert result["figures"] == []
 
 
-def test_demo_refuses_a_file_as_output(tmp_path):
+@pytest.mark.parametrize("inside", ["", "gallery"])
+def test_demo_refuses_a_file_as_output(tmp_path, inside):
     target = tmp_path / "file.png"
     target.write_text("")
-    status, out, err = call("demo", "--quick", "--out", str(target))
+    status, out, err = call("demo", "--quick", "--out", str(target / inside))
     assert status == 2
-    assert "--out" in err and "not a directory" in err
+    assert "--out" in err and f"{str(target)!r} exists and is not a directory" in err
+    assert target.read_text() == ""
 
 
 def test_demo_help():
@@ -86,3 +88,15 @@ def test_demo_help():
     assert status == 0
     for option in ("--out", "--quick", "--no-figures", "--seed", "--json", "examples:", "exit status"):
         assert option in out
+
+
+def test_readme_gallery_shows_every_demo_figure():
+    """The README's gallery is the demo's output: one committed PNG per figure, each shown."""
+    root = pathlib.Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    gallery = root / "docs" / "gallery"
+    assert sorted(p.stem for p in gallery.glob("*.png")) == sorted(_demo.FIGURES)
+    for name in _demo.FIGURES:
+        assert (gallery / f"{name}.png").read_bytes()[:8] == PNG
+        assert f"(docs/gallery/{name}.png)" in readme and f"sl.plot.{name}(" in readme, name
+    assert "scalinglaws demo --out docs/gallery" in readme

@@ -52,11 +52,12 @@ __all__ = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``scalinglaws`` argument parser with its ``plan``, ``table``, ``fit`` and ``sweep`` subcommands."""
+    """The ``scalinglaws`` argument parser with its ``plan``, ``table``, ``fit``, ``sweep`` and ``demo`` subcommands."""
     parser = _Parser(
         prog="scalinglaws",
         description="Plan training runs with neural scaling laws (scalinglaws_jax).",
-        epilog="Run 'scalinglaws COMMAND --help' for a command's options.\n\n"
+        epilog="Start with 'scalinglaws demo', the tour: fits of real runs, a plan, figures.\n"
+        "Run 'scalinglaws COMMAND --help' for a command's options.\n\n"
         "example:\n  scalinglaws plan --flops 5.76e23\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,

@@ -73,7 +73,7 @@ def _add_demo(commands) -> None:
     demo = _subcommand(commands, "demo", "fit the Chinchilla runs three ways, print the plan, draw the figures",
                        _DESCRIPTION, _EPILOG, _demo)
     demo.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
-                      help="folder for the PNG figures (default: ./%(default)s; created if missing)")
+                      help="folder for the PNG figures (default: ./%(default)s; created with its parents if missing)")
     demo.add_argument("--quick", action="store_true",
                       help="fewer resamples and posterior draws (%s resamples, NUTS %d x (%d + %d))"
                       % (SETTINGS["quick"]["bootstrap"], SETTINGS["quick"]["chains"], SETTINGS["quick"]["warmup"],
@@ -105,10 +105,9 @@ def _demo(args) -> dict:
     settings = SETTINGS["quick" if args.quick else "full"]
     out = Path(args.out)
     if not args.no_figures:
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"--out: {args.out!r} exists and is not a directory")
-        if not out.parent.exists():
-            raise ValueError(f"--out: the directory {str(out.parent)!r} does not exist")
+        blocked = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+        if blocked is not None:
+            raise ValueError(f"--out: {str(blocked)!r} exists and is not a directory")
     _host_devices(settings["chains"])
     runs = datasets.chinchilla(drop_highest=5)
     key = jax.random.key(args.seed)
@@ -194,7 +193,7 @@ def _figures(out: Path, runs, fit, boot, post, isoflop) -> list[Path]:
 
     from .. import plot
 
-    out.mkdir(exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     made = {
         "loss_vs_compute": lambda: plot.loss_vs_compute(runs, fit.law, post.law),
         "isoflop_profiles": lambda: plot.isoflop_profiles(isoflop, runs),
