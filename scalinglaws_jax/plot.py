@@ -36,6 +36,7 @@ __all__ = [
     "emergence",
     "inference_tradeoff",
     "isoflop_profiles",
+    "ladder_forecast",
     "loss_surface",
     "loss_vs_compute",
     "optimal_allocation",
@@ -797,4 +798,88 @@ def emergence(law=None, *, flops=None, lengths=(1, 4, 16, 64), ax=None):
     lines = ax.get_lines() + twin.get_lines()
     ax.legend(lines, [line.get_label() for line in lines], loc="upper center", bbox_to_anchor=(0.5, -0.14),
               ncol=2, fontsize=8, frameon=False)
+    return fig
+
+
+def ladder_forecast(ladder, rung: int | None = None, *, ax=None):
+    """A scaling ladder's forecast of one rung, made before the rung was trained, against its measurement.
+
+    Loss against training tokens (log-log): the final held-out loss of every run of the
+    rungs the law was fitted to, coloured by model size, with the fitted law L(N, D) at
+    each of their sizes (posterior median); for the forecast rung, the posterior-predictive
+    band at its size (the ladder's level, observation noise included), the median
+    forecast, the stored interval of each planned run, and the losses measured after.
+
+    Args:
+        ladder: a ``Ladder`` (``sl.ladder``).
+        rung: the rung forecast (default the last rung with a forecast).
+        ax: the Axes to draw on, or None for a new figure.
+
+    Returns:
+        The matplotlib Figure.
+
+    Raises:
+        ValueError: a rung without a forecast, or a ladder without the posterior it used.
+
+    References: Hoffmann et al. 2022 (the law); the forecast-then-check protocol of
+    scaling ladders, e.g. Bhagia et al. 2024, "Establishing Task Scaling Laws via
+    Compute-Efficient Model Ladders".
+    """
+    from matplotlib.colors import LogNorm
+
+    forecasts = getattr(ladder, "forecasts", None)
+    if forecasts is None or not hasattr(ladder, "plan"):
+        raise ValueError(f"ladder must be a Ladder (sl.ladder), got {type(ladder).__name__}")
+    if not forecasts:
+        raise ValueError("the ladder holds no forecast yet: its runs identify the law only after a few rungs")
+    rung = max(forecasts) if rung is None else rung
+    if rung not in forecasts:
+        raise ValueError(f"rung {rung!r} has no forecast; rungs with one: {sorted(forecasts)}")
+    forecast = forecasts[rung]
+    fitted = forecast.fitted_rungs[-1]
+    post = ladder.posteriors.get(fitted)
+    if post is None:
+        raise ValueError(f"the ladder holds no posterior after rung {fitted}, which the forecast of rung {rung} used")
+    runs = ladder.runs(rungs=forecast.fitted_rungs)
+    sizes = np.unique(runs.N)
+    D = np.geomspace(min(runs.D.min(), forecast.D.min()) / 1.5, max(runs.D.max(), forecast.D.max()) * 1.5, 100)
+    N = float(forecast.N[0])
+    with jax.enable_x64(True):
+        law = post.law
+        curves = np.asarray(jax.vmap(lambda one: one.loss(jnp.asarray(sizes)[:, None], jnp.asarray(D)))(law))
+        log_loss = np.log(np.asarray(jax.vmap(lambda one: one.loss(N, jnp.asarray(D)))(law)))
+    median_curves = np.nanmedian(curves, axis=0)
+    centre = np.exp(np.nanmedian(log_loss, axis=0))
+    # the posterior predictive with one noise draw per posterior draw, shared along D:
+    # each D's marginal is the predictive distribution, and the band is a smooth curve
+    noise = np.random.default_rng(0)
+    t = (noise.standard_t(post.draws("nu")) if post.likelihood == "student_t"
+         else noise.standard_normal(post.num_draws))
+    low, high = _band(np.exp(log_loss + (post.draws("sigma") * t)[:, None]), forecast.level)
+
+    fig, ax = _canvas(ax)
+    norm = LogNorm(sizes.min(), max(sizes.max(), N))
+    cmap = _pyplot().get_cmap("viridis")
+    for size, curve in zip(sizes, median_curves):
+        ax.plot(D, curve, color=cmap(norm(size)), linewidth=1, alpha=0.8)
+    points = ax.scatter(runs.D, runs.loss, c=runs.N, norm=norm, cmap=cmap, s=28, edgecolors="none", zorder=3,
+                        label=f"runs of rungs {forecast.fitted_rungs[0]}-{fitted} ({len(runs)}), law fitted to them")
+    fig.colorbar(points, ax=ax, label=f"model size N (parameters, {ladder.count.replace('_', '-')})")
+    ax.fill_between(D, low, high, color="C3", alpha=0.2, linewidth=0,
+                    label=f"forecast for N = {N:.3g}: {forecast.level:.0%} predictive band")
+    ax.plot(D, centre, color="C3", linestyle="--", linewidth=1.5)
+    ax.errorbar(forecast.D, forecast.median, yerr=[forecast.median - forecast.low, forecast.high - forecast.median],
+                fmt="none", ecolor="C3", capsize=4, linewidth=1.5, zorder=4)
+    trained = np.isfinite(forecast.measured)
+    if trained.any():
+        inside = int(forecast.inside[trained].sum())
+        ax.scatter(forecast.D[trained], forecast.measured[trained], marker="*", s=160, color="C3",
+                   edgecolors="black", linewidths=0.8, zorder=5,
+                   label=f"measured after the forecast ({inside}/{int(trained.sum())} inside)")
+    ax.set(xscale="log", yscale="log", xlabel="training tokens D (tokens)", ylabel="held-out loss (nats per token)",
+           title=f"Ladder forecast of rung {rung} (N = {N:.3g}) from rungs {forecast.fitted_rungs[0]}-{fitted}")
+    values = np.concatenate([runs.loss, low, high, forecast.measured[trained]])
+    if np.nanmax(values) < 10 * np.nanmin(values):
+        _loss_ticks(ax.yaxis)
+    ax.legend(loc="upper right", fontsize="small")
     return fig

@@ -69,6 +69,11 @@ EXPECTED = {
         "status 0 everywhere: True",
     ],
     "plan_a_training_run.py": ["buys 7.12e+23 FLOPs", "compute-optimal: N = 8.05e+10"],
+    "scaling_ladder.py": [
+        "Ladder(3 rungs, 12/12 runs trained, 1 forecasts, N counted total)",
+        "forecast of the largest rung (width 16, N = 11,904 parameters) from rungs 0-1, made before training it:",
+        "the law fitted to every run (Huber), by how N counts parameters:",
+    ],
 }
 
 NUMBER = r"[-+]?\d+(?:\.\d*)?(?:e[-+]?\d+)?"
@@ -95,7 +100,25 @@ def check_jax_research_code(out):
         assert float(g_beta) == pytest.approx(float(fd_beta), rel=1e-4)
 
 
+def check_scaling_ladder(out):
+    # Every forecast interval holds its median; the verdict counts the runs marked inside.
+    rows = re.findall(rf"forecast ({NUMBER}), 90% interval \[({NUMBER}), ({NUMBER})\]; measured ({NUMBER}) \((inside|OUTSIDE)",
+                      out)
+    assert len(rows) == 4
+    for median, low, high, measured, verdict in rows:
+        median, low, high, measured = map(float, (median, low, high, measured))
+        assert low < median < high and (verdict == "inside") == (low <= measured <= high)
+    inside = sum(verdict == "inside" for *_, verdict in rows)
+    assert f"{inside}/4 measured losses inside their 90% intervals" in out
+    # the parameter table: total = blocks + embeddings, embeddings 576 x width... here 1-layer, context 32
+    for width, params, embedding in re.findall(r"^\s+(\d+)\s+([\d,]+)\s+([\d,]+)\s+\d+%", out, re.M):
+        assert int(embedding.replace(",", "")) == (256 + 32 + 256) * int(width)
+    exponents = dict(re.findall(rf"(total|non_embedding): alpha = ({NUMBER})", out))
+    assert set(exponents) == {"total", "non_embedding"} and exponents["total"] != exponents["non_embedding"]
+
+
 CHECKS = {
+    "scaling_ladder.py": check_scaling_ladder,
     "fit_compute_law.py": check_fit_compute_law,
     "fit_your_csv.py": check_fit_your_csv,
     "jax_research_code.py": check_jax_research_code,
