@@ -22,7 +22,7 @@ what a user waits for) and, for NUTS, a second call with another key:
 
 Chains run in parallel when the process has a CPU device per chain: the benchmark asks
 XLA for 4 (as ``scalinglaws fit --bayes`` does); ``--one-device`` keeps one, where chains
-are vectorised. Machines are shared and noisy: the time of one fit is one sample; quote
+run one after another. Machines are shared and noisy: the time of one fit is one sample; quote
 ratios. Fixed seeds.
 
 Run:  python benchmarks/bench_bayes.py              # about 2-3 minutes
@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="2 chains x (100 + 100), for the tests")
-    parser.add_argument("--one-device", action="store_true", help="no forced host devices (vectorised chains)")
+    parser.add_argument("--one-device", action="store_true", help="no forced host devices (chains one after another)")
     args = parser.parse_args()
     if args.quick:
         args.chains, args.warmup, args.samples = 2, 100, 100
@@ -118,7 +118,7 @@ def main() -> None:
     print(f"  max R-hat {r_hat:.4f}, min ESS {ess:.0f}, divergences {post.divergences}, "
           f"{steps:.1f} leapfrog steps per draw")
 
-    chain_method = post.info.get("chain_method", "vectorized")
+    chain_method = post.info["chain_method"]
     with jax.enable_x64(True):
         data = (jnp.log(runs.N), jnp.log(runs.D), jnp.log(runs.loss))
         mcmc = MCMC(NUTS(plain_model), num_warmup=args.warmup, num_samples=args.samples, num_chains=args.chains,

@@ -41,15 +41,15 @@ Printed: per quantity the 10-bin rank histogram (counts), the chi-square test of
 uniformity (p-value), and the coverage of the central 50% and 90% intervals with their
 binomial standard errors; the fits' divergences, R-hat and bulk ESS; the simulated losses'
 range; the wall time with the share spent compiling (``fit_bayes`` compiles its sampler
-for every new data set). Replicate i uses ``jax.random.fold_in(jax.random.key(seed), i)``,
+once per process: every replicate has the same number of runs). Replicate i uses ``jax.random.fold_in(jax.random.key(seed), i)``,
 so the figures do not depend on ``--workers``. This is a benchmark, not a test: it asserts
 nothing (``tests/test_sbc.py`` runs a small version with checks).
 
 Run:  python benchmarks/sbc.py                       # 200 replicates, 2 x (300 + 300)
       python benchmarks/sbc.py --replicates 20 --warmup 150 --samples 150   # quick
 Options: --replicates (200), --seed (0), --chains (2), --warmup (300), --samples (300),
---draws (L, 99), --workers (processes, 2; each fit uses about one core; 0 = this process,
-at most ~80 replicates: see ``run``), --save PATH (per-replicate truths, draws and
+--draws (L, 99), --workers (processes, 2; each fit uses about one core; 0 = this process),
+--save PATH (per-replicate truths, draws and
 diagnostics as .npz).
 """
 
@@ -325,21 +325,10 @@ def collect(records: list[dict]) -> tuple[dict, dict]:
     return truths, draws
 
 
-RECYCLE = 25
-"""Replicates per worker process before it is replaced (see ``run``)."""
-
-
 def run(replicates: int, *, seed: int = 0, chains: int = 2, warmup: int = 300, samples: int = 300,
         workers: int = 0, progress=None) -> list[dict]:
-    """``replicate(i)`` for i < ``replicates``: in this process (``workers=0``) or in worker processes.
-
-    Workers are spawned (JAX is not fork-safe) in a fresh pool for every ``workers x
-    RECYCLE`` replicates: each ``fit_bayes`` call leaves its compiled executables in JAX's
-    caches (measured: ~765 more memory mappings and ~50 MB RSS per fit), so a process dies
-    after ~80 fits at Linux's default limit of 65530 mappings ("LLVM compilation error:
-    Cannot allocate memory"). In this process, keep ``replicates`` well below that.
-    (``ProcessPoolExecutor(max_tasks_per_child=...)`` would be the natural tool, but on
-    this Python 3.11 it hung once the first workers retired.)
+    """``replicate(i)`` for i < ``replicates``: in this process (``workers=0``) or in
+    ``workers`` spawned processes (JAX is not fork-safe), each compiling the sampler once.
 
     ``progress(done, record)`` is called after each replicate, in completion order; the
     returned records are in index order.
@@ -357,12 +346,10 @@ def run(replicates: int, *, seed: int = 0, chains: int = 2, warmup: int = 300, s
             done(replicate(i, **settings))
     else:
         context = multiprocessing.get_context("spawn")
-        batch = workers * RECYCLE
-        for first in range(0, replicates, batch):
-            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-                futures = [pool.submit(replicate, i, **settings) for i in range(first, min(first + batch, replicates))]
-                for future in concurrent.futures.as_completed(futures):
-                    done(future.result())
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = [pool.submit(replicate, i, **settings) for i in range(replicates)]
+            for future in concurrent.futures.as_completed(futures):
+                done(future.result())
     return sorted(records, key=lambda r: r["index"])
 
 

@@ -18,6 +18,7 @@ import numpyro.distributions as dist
 import pytest
 
 import scalinglaws_jax as sl
+from scalinglaws_jax.fit import bayes, huber
 from scalinglaws_jax.fit.bayes import Posterior, _describe, data_hash, default_priors, diagnostics, fit_bayes
 
 BESIROGLU = {"E": 1.82, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
@@ -249,11 +250,64 @@ def test_default_priors_documented():
         ({"likelihood": "normal", "fixed": {"nu": 3.0}}, "nu"),
         ({"method": "hmc"}, "method"),
         ({"chain_method": "threads"}, "chain_method"),
+        ({"chain_method": "parallel", "num_chains": 64}, "64 local devices|local devices"),
     ],
 )
 def test_bad_input_raises(runs, kwargs, match):
     with pytest.raises(ValueError, match=match):
         fit_bayes(runs, key=jax.random.key(0), **kwargs)
+
+
+# ----------------------------------------------------------------------------------
+# one compiled sampler
+
+
+def _short(runs, chain_method="sequential", **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return fit_bayes(runs, key=jax.random.key(0), num_chains=2, num_warmup=20, num_samples=20,
+                         chain_method=chain_method, **kwargs)
+
+
+def test_padding_adds_nothing_to_the_potential(runs):
+    """The runs are padded to a power of two at weight 0: the density is the unpadded one."""
+    spec = bayes._resolve(sl.Chinchilla)
+    priors, fixed = bayes._complete(sl.Chinchilla, spec, None, None, "student_t")
+    features = huber._features(runs)
+    references = {"log_N": 20.0, "log_D": 24.0}
+    padded = bayes._data(spec, runs, features, priors, fixed, references)
+    assert padded["log_loss"].shape == (256,) and float(padded["weight"][len(runs):].sum()) == 0.0
+    plain = dict(padded, features={name: jnp.asarray(features[name]) for name in spec.features},
+                 log_loss=jnp.log(jnp.asarray(runs.loss)), weight=jnp.asarray(runs.weight))
+    potential = jax.jit(bayes._potential, static_argnums=(0, 1))  # as the samplers evaluate it
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        z = {name: jnp.asarray(rng.uniform(-2, 2)) for name in bayes._sites(spec, priors)}
+        np.testing.assert_allclose(potential(spec, "student_t", padded, z),
+                                   potential(spec, "student_t", plain, z), rtol=1e-12)
+
+
+def test_a_refit_on_other_runs_reuses_the_compiled_sampler(runs):
+    """Other runs (same bucket of sizes) and another prior of the same kind: no new compilation."""
+    _short(runs)
+    _short(runs, method="laplace")
+    compiled = bayes._nuts._cache_size(), bayes._approximate._cache_size()
+    below = runs.select(runs.flops <= 1e21)
+    assert len(below) < len(runs)
+    other = {"alpha": dist.Uniform(0.1, 1.0), "E": dist.Uniform(1.0, 2.5)}
+    refit = _short(below, priors=other)
+    _short(below, method="laplace", priors=other)
+    assert (bayes._nuts._cache_size(), bayes._approximate._cache_size()) == compiled
+    assert refit.info["num_runs"] == len(below) and refit.priors["alpha"] == "Uniform(low=0.1, high=1)"
+    assert np.all((refit.samples["alpha"] > 0.1) & (refit.samples["alpha"] < 1.0))
+
+
+def test_chain_layouts_run_the_same_chains(runs):
+    """Sequential and vectorised chains are the same chains (equal to rounding)."""
+    one_by_one, vectorised = _short(runs), _short(runs, chain_method="vectorized")
+    assert one_by_one.info["chain_method"] == "sequential" and vectorised.info["chain_method"] == "vectorized"
+    for name in ("E", "A", "B", "alpha", "beta", "sigma"):
+        np.testing.assert_allclose(vectorised.samples[name], one_by_one.samples[name], rtol=1e-7)
 
 
 def test_runs_type_checked():

@@ -32,7 +32,7 @@ LEVEL = 0.95
 
 SETTINGS = {
     "full": {"bootstrap": 1000, "chains": 4, "warmup": 1000, "samples": 1000},
-    "quick": {"bootstrap": 100, "chains": 4, "warmup": 500, "samples": 500},
+    "quick": {"bootstrap": 100, "chains": 4, "warmup": 500, "samples": 1000},
 }
 """Resamples and NUTS settings: the default, and --quick (for a first look and the tests)."""
 

@@ -86,7 +86,7 @@ _FIT_DESCRIPTION = (
     "reads them). On CPU the chains run in parallel, one per device (the command asks\n"
     "XLA for --chains host devices); 4 chains x (1000 + 1000) take about 15-40 s on a\n"
     "laptop CPU, including compilation. Results are reproducible for a given --seed and\n"
-    "chain layout (the JSON's bayes.chain_method: parallel or vectorized).\n"
+    "chain layout (the JSON's bayes.chain_method: parallel, sequential or vectorized).\n"
     "\n"
     "Units: N in parameters, D in tokens, C in FLOPs, loss in nats per token.\n"
 )
@@ -414,7 +414,7 @@ def _host_devices(count: int) -> None:
     initialises its backends, which happens here at once; ``XLA_FLAGS`` is then restored, so
     child processes do not inherit the setting. No effect when ``XLA_FLAGS`` already sets a
     device count, or when JAX has already started (``main()`` called from a program that
-    used JAX): the chains are then vectorised on one device, as the library does.
+    used JAX): the chains then share one device, as the library runs them.
     """
     if count < 2:
         return
@@ -472,6 +472,8 @@ def _fit_bayes(args, runs, data, flops) -> dict:
         layout = f"on one {backend} device"
     elif devices >= chains:
         layout = f"in parallel on {chains} of {devices} {backend} devices"
+    elif backend == "CPU":
+        layout = f"one after another on one {backend} device"
     else:
         layout = f"vectorised on one {backend} device"
     _progress(args, f"sampling the posterior of {len(runs)} runs: NUTS, {_chains(chains)} x ({warmup} warm-up + "
