@@ -16,7 +16,7 @@ import numpy as np
 from ..allocate import DEFAULT_BUDGETS, budget_table, compute_optimal
 from ..datasets import chinchilla, sardana
 from ..fit.huber import CHINCHILLA as _HUBER_CHINCHILLA
-from ..fit.bayes import ESS_MIN, RHAT_MAX, fit_bayes
+from ..fit.bayes import ESS_MIN, RHAT_MAX, default_chain_method, fit_bayes
 from ..fit.huber import DELTA, bootstrap, fit_huber
 from ..fit.isoflop import fit_envelope, fit_isoflop
 from ..fit.runs import Runs
@@ -468,14 +468,11 @@ def _fit_bayes(args, runs, data, flops) -> dict:
     fixed = args.fix or {}
     devices = jax.local_device_count()
     backend = jax.default_backend().upper()
+    layout = {"parallel": f"in parallel on {chains} of {devices} {backend} devices",
+              "sequential": f"one after another on one {backend} device",
+              "vectorized": f"vectorised on one {backend} device"}[default_chain_method(chains)]
     if chains == 1:
         layout = f"on one {backend} device"
-    elif devices >= chains:
-        layout = f"in parallel on {chains} of {devices} {backend} devices"
-    elif backend == "CPU":
-        layout = f"one after another on one {backend} device"
-    else:
-        layout = f"vectorised on one {backend} device"
     _progress(args, f"sampling the posterior of {len(runs)} runs: NUTS, {_chains(chains)} x ({warmup} warm-up + "
               f"{samples} draws), {layout} ...")
     with warnings.catch_warnings(record=True) as caught:

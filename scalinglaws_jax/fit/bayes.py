@@ -727,7 +727,7 @@ def _check_identifiable(runs: Runs, family, spec: _Spec, free) -> None:
                              f"the law's {name} term is not identifiable")
 
 
-def _default_chain_method(num_chains: int) -> str:
+def default_chain_method(num_chains: int) -> str:
     """One chain per device when there are several chains and enough devices; else
     vectorised on accelerators, one after another on CPUs (see ``fit_bayes``)."""
     if 1 < num_chains <= jax.local_device_count():
@@ -854,22 +854,23 @@ def fit_bayes(runs: Runs, family=Chinchilla, *, key, num_chains: int = 4, num_wa
         data = _data(spec, runs, features, full_priors, full_fixed, references)
         if method == "nuts":
             if chain_method is None:
-                chain_method = _default_chain_method(num_chains)
+                chain_method = default_chain_method(num_chains)
             elif chain_method == "parallel" and jax.local_device_count() < num_chains:
                 raise ValueError(f"chain_method='parallel' runs one chain per device, but num_chains={num_chains} "
-                                 f"and JAX has {jax.local_device_count()} local devices; use 'sequential' or 'vectorized'")
+                                 f"and JAX has {jax.local_device_count()} local devices; "
+                                 "use 'sequential' or 'vectorized'")
             info["chain_method"] = chain_method
-            samples, diverging, steps = _sample_nuts(key, spec, likelihood, data, num_chains, num_warmup,
-                                                     num_samples, dense_mass, chain_method)
+            raw, diverging, steps = _sample_nuts(key, spec, likelihood, data, num_chains, num_warmup,
+                                                 num_samples, dense_mass, chain_method)
         else:
-            samples, diverging, steps = _sample_approximation(key, spec, likelihood, data, method,
-                                                              num_chains * num_samples, num_steps)
+            raw, diverging, steps = _sample_approximation(key, spec, likelihood, data, method,
+                                                          num_chains * num_samples, num_steps)
             info["num_steps"] = num_steps
     info["seconds"] = time.perf_counter() - start
-    for name, value in full_fixed.items():
-        samples[name] = np.full(diverging.shape, value)
-    order = [name for name in (*spec.params, *NOISE_PARAMS) if name in samples]
-    samples = {name: samples[name] for name in order}
+    # the law's and the noise's parameters in order, fitted or fixed (not the log_X_ref sites)
+    samples = {name: (np.full(diverging.shape, full_fixed[name]) if name in full_fixed
+                      else np.asarray(raw[name], np.float64))
+               for name in (*spec.params, *NOISE_PARAMS) if name in raw or name in full_fixed}
     for value in samples.values():
         value.flags.writeable = False
     post = Posterior(law=_to_law(family, samples), samples=samples, method=method, likelihood=likelihood,
@@ -965,7 +966,7 @@ def _nuts(keys, z0, data, *, spec, likelihood, num_warmup, num_samples, dense_ma
 
 
 def _sample_nuts(key, spec, likelihood, data, num_chains, num_warmup, num_samples, dense_mass, chain_method):
-    """NUTS from NumPyro's ``init_to_uniform`` start: draws (chains, draws), diverging, steps."""
+    """NUTS from NumPyro's ``init_to_uniform`` start: constrained draws (chains, draws), diverging, steps."""
     init_key, run_key = jax.random.split(key)
     keys = jax.random.split(run_key, num_chains) if num_chains > 1 else run_key[None]
     # NumPyro's init_to_uniform: every unconstrained coordinate uniform on (-2, 2). On
@@ -975,9 +976,7 @@ def _sample_nuts(key, spec, likelihood, data, num_chains, num_warmup, num_sample
     z0 = {name: jax.random.uniform(k, (num_chains,), jnp.float64, -2.0, 2.0) for name, k in zip(sites, site_keys)}
     raw, diverging, steps = _nuts(keys, z0, data, spec=spec, likelihood=likelihood, num_warmup=num_warmup,
                                   num_samples=num_samples, dense_mass=bool(dense_mass), chain_method=chain_method)
-    samples = {name: np.asarray(raw[name], np.float64)
-               for name in (*spec.params, *NOISE_PARAMS) if name in raw}
-    return samples, np.asarray(diverging, bool), np.asarray(steps, np.int64)
+    return raw, np.asarray(diverging, bool), np.asarray(steps, np.int64)
 
 
 _COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
@@ -1079,15 +1078,13 @@ def _approximate(key, data, *, spec, likelihood, method, draws, num_steps):
 
 
 def _sample_approximation(key, spec, likelihood, data, method, draws, num_steps):
-    """``_approximate``'s draws as one chain: draws (1, draws), diverging, steps."""
+    """``_approximate``'s draws as one chain: constrained draws (1, draws), diverging, steps."""
     raw = _approximate(key, data, spec=spec, likelihood=likelihood, method=method, draws=draws, num_steps=num_steps)
     if not all(np.isfinite(np.asarray(value)).all() for value in raw.values()):
         raise RuntimeError(f"fit_bayes(method={method!r}) produced non-finite draws (the Hessian at the posterior "
                            "mode is not positive definite); use method='nuts'")
-    samples = {name: np.asarray(raw[name], np.float64)[None]
-               for name in (*spec.params, *NOISE_PARAMS) if name in raw}
     shape = (1, draws)
-    return samples, np.zeros(shape, bool), np.zeros(shape, np.int64)
+    return {name: value[None] for name, value in raw.items()}, np.zeros(shape, bool), np.zeros(shape, np.int64)
 
 
 
