@@ -78,7 +78,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import scalinglaws_jax as sl  # noqa: E402
-from scalinglaws_jax.sweep import DEFAULT_CHUNK_ELEMENTS  # noqa: E402
+from scalinglaws_jax._sweep import DEFAULT_CHUNK_ELEMENTS  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_allocate import fmt_rate, golden_numpy, timed  # noqa: E402

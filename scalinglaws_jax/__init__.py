@@ -53,6 +53,6 @@ from .fit.runs import Runs
 from .fit.isoflop import EnvelopeFit, IsoFLOPFit, fit_envelope, fit_isoflop
 from .fit.forecast import ForecastCheck, extrapolation_error
 from .fit.bayes import Posterior, fit_bayes
-from .sweep import SweepResult, sweep
-from .ladder import COUNTS as LADDER_COUNTS, Ladder, LadderForecast, LadderModel, LadderRun, ladder
+from ._sweep import SweepResult, sweep
+from ._ladder import COUNTS as LADDER_COUNTS, Ladder, LadderForecast, LadderModel, LadderRun, ladder
 from . import plot

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scalinglaws_jax as sl
-from scalinglaws_jax.sweep import _scenario_digits
+from scalinglaws_jax._sweep import _scenario_digits
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOPS = np.logspace(19, 26, 15)

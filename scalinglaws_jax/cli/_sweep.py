@@ -12,7 +12,7 @@ import numpy as np
 from ..allocate import compute_optimal, inference_optimal
 from ..laws import PRESETS
 from .._files import atomic_write
-from ..sweep import sweep
+from .._sweep import sweep
 from ._arguments import _integer, _subcommand, _value_list
 from ._render import _plain
 from ._values import parse_values
