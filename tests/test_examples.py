@@ -139,7 +139,7 @@ def _run(script: pathlib.Path, directory: pathlib.Path) -> subprocess.CompletedP
     directory.mkdir()
     env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0"}
     return subprocess.run(_command(script, directory), cwd=directory, env=env, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=1800)
 
 
 @pytest.fixture(scope="module")
