@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 import jax
@@ -33,6 +34,8 @@ from ._sweep import _add_sweep
 from ._demo import _add_demo
 from ._render import engineering, render
 from ._values import LAW_PARAMETERS, MAX_RANGE_POINTS, parse_columns, parse_fixed, parse_values
+
+TRACEBACK_VARIABLE = "SCALINGLAWS_TRACEBACK"
 
 __all__ = [
     "BAYES_DEFAULTS",
@@ -78,6 +81,8 @@ def main(argv=None) -> int:
     Returns the exit status: 0 ok, 1 when some row did not solve (its status column
     says why), a fit did not converge or a posterior's diagnostics are doubtful (a
     warning on stderr), 2 on a usage error or unreadable data (one line on stderr).
+    An unexpected exception is one ``internal error`` line and status 1 (its traceback
+    when the environment variable SCALINGLAWS_TRACEBACK is set).
     """
     jax.config.update("jax_enable_x64", True)
     parser = build_parser()
@@ -95,11 +100,20 @@ def main(argv=None) -> int:
             text = f"{error.filename}: {error.strerror}"
         else:
             text = str(error)
-        message = " ".join(text.split())
-        print(f"scalinglaws: error: {message}", file=sys.stderr)
+        print(f"scalinglaws: error: {_one_line(text)}", file=sys.stderr)
         return 2
+    except Exception as error:  # a defect of the library, not of the input
+        if os.environ.get(TRACEBACK_VARIABLE):
+            raise
+        print(f"scalinglaws: internal error: {type(error).__name__}: {_one_line(str(error))} "
+              f"(please report it; set {TRACEBACK_VARIABLE}=1 for the traceback)", file=sys.stderr)
+        return 1
     print(json.dumps(result, indent=2) if args.json else render(result))
     return _exit_status(result)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _exit_status(result: dict) -> int:
