@@ -15,10 +15,18 @@ and write them to one output directory on a filesystem all of them see; the resu
 assembled once every process is done. Results do not depend on the number of devices or
 processes.
 
-Output on disk (``out=``): ``manifest.json`` (what was swept; a directory holding another
-sweep is refused) and one ``chunk-NNNNNNNN.npz`` per chunk, each written to a temporary
-name and renamed, so a sweep killed at any point and started again skips the chunks it
-finished and gives the same result as an uninterrupted run.
+Output on disk (``out=``): ``manifest.json``, what was swept, and one ``chunk-NNNNNNNN.npz``
+per chunk, each written to a temporary name and renamed, so a sweep killed at any point and
+started again skips the chunks it finished and gives the same result as an uninterrupted
+run. The manifest records everything the results depend on: the swept function by its
+computation (the digest of its jaxpr on one scenario, closed-over constants included, so
+the same function resumes in a new process and an edited one does not), the axes, the law,
+the reduction, the chunk size and the dtype, but not the devices. A directory holding
+another sweep is refused, naming what differs. Each chunk carries a record of the sweep,
+its index and the digest of its contents; one that is damaged, or copied from another
+chunk or sweep, is named in a warning and computed again. Processes that share a directory
+without ``jax.distributed`` (the same call started twice) are safe: each computes the
+chunks it does not find and never removes a file another running process is writing.
 
 Units are those of the swept function (FLOPs, tokens, parameters for the solvers).
 """
@@ -26,20 +34,25 @@ Units are those of the swept function (FLOPs, tokens, parameters for the solvers
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
 import os
+import re
 import sys
 import time
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.extend.core import ClosedJaxpr, Jaxpr
 
-from ._files import atomic_write
+from ._files import atomic_write, stale_temporaries
 
 REDUCTIONS = ("quantiles", "mean", "none")
 """Reductions over the law-draw axis: quantiles per scenario, the mean, or every draw."""
@@ -49,7 +62,11 @@ DEFAULT_QUANTILES = (0.05, 0.5, 0.95)
 DEFAULT_CHUNK_ELEMENTS = 2**20
 """Solves per chunk (scenarios x draws) when ``chunk_size`` is not given."""
 
-_FORMAT = "scalinglaws_jax.sweep/1"
+_FORMAT = "scalinglaws_jax.sweep/2"
+_MANIFEST = "manifest.json"
+_RECORD = "__sweep_chunk__"
+"""The name, in each chunk file, of its record: the sweep's digest, its index, its contents' digest."""
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _AXIS = "scenarios"
 _MAX_AXIS = 2**30
 
@@ -67,7 +84,8 @@ class SweepResult:
             status) are reduced by their maximum over the draws: 0 means every draw solved.
         axes: axis name -> its values (1-D float array), in sweep order.
         reduce: the reduction over draws.
-        quantiles: the quantile levels (``reduce="quantiles"``), else ().
+        quantiles: the quantile levels (``reduce="quantiles"``) in the order the last axis
+            of each field holds them, else ().
         draws: number of law draws (0 when the law has no draw axis).
         info: chunks, chunk size, devices, processes, traces, seconds, resumed chunks.
     """
@@ -95,7 +113,7 @@ class SweepResult:
 # validation
 
 
-def _check_axes(axes: dict, dtype) -> dict[str, np.ndarray]:
+def _check_axes(axes: dict) -> dict[str, np.ndarray]:
     if not axes:
         raise ValueError("sweep needs at least one named axis, e.g. flops=np.logspace(19, 26, 200)")
     checked = {}
@@ -116,7 +134,7 @@ def _check_axes(axes: dict, dtype) -> dict[str, np.ndarray]:
         if bad.any():
             index = int(np.argmax(bad))
             raise ValueError(f"axis {name} must be finite, got {name}[{index}]={float(array[index])}")
-        checked[name] = array.astype(dtype)
+        checked[name] = array
     return checked
 
 
@@ -264,43 +282,196 @@ def _chunk_program(fn, names, lengths, rows, line, draws, reduce, quantiles, bes
 # disk
 
 
-def _digest(fn, axes, law, reduce, quantiles, best, chunk, dtype) -> tuple[str, dict]:
-    """Hash of everything that determines the result, and a readable description of it."""
+def _spec(fn, axes, law, draws, reduce, quantiles, best, chunk, dtype) -> dict:
+    """Everything the chunks depend on, as plain data: what the manifest records.
+
+    ``fn`` is recorded by its computation (``_computation``); its name is kept for messages
+    only, so a renamed function resumes and another function of the same name does not.
+    """
+    law_type = None if law is None else f"{type(law).__module__}.{type(law).__qualname__}"
+    return {"fn": _describe(fn), "computation": _computation(fn, tuple(axes), law, dtype),
+            "axes": [{"name": name, "size": int(v.size), "first": float(v[0]), "last": float(v[-1]),
+                      "sha256": _array_digest(v)} for name, v in axes.items()],
+            "law": None if law is None else [law_type, draws, _law_digest(law)],
+            "reduce": reduce if draws else "none", "quantiles": list(quantiles) if draws else [],  # no draws to reduce
+            "best": list(best) if best else None, "chunk_size": chunk, "dtype": np.dtype(dtype).name}
+
+
+def _spec_digest(spec: dict) -> str:
+    return hashlib.sha256(json.dumps({k: v for k, v in spec.items() if k != "fn"}, sort_keys=True).encode()).hexdigest()
+
+
+def _describe(fn) -> str:
+    """``module.qualname`` of ``fn`` (of its function for a ``functools.partial``), for messages."""
+    if isinstance(fn, functools.partial):
+        return f"functools.partial({_describe(fn.func)}, ...)"
+    module, name = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
+    return f"{module}.{name}" if module and name else type(fn).__name__
+
+
+def _computation(fn, names, law, dtype) -> str:
+    """sha256 of the jaxpr of ``fn`` on one scenario and one law draw, and of the values of
+    the constants it closes over: what ``fn`` computes, the same in every process.
+
+    Python objects the jaxpr can only name (a host callback) are identified by their name:
+    the memory addresses in their printed form are left out.
+    """
+    scalar = jax.ShapeDtypeStruct((), dtype)
+    one_law = None if law is None else jax.tree_util.tree_map(lambda _: scalar, law)
+
+    def one(scenario, law):
+        return fn(law, **scenario) if law is not None else fn(**scenario)
+
+    closed = jax.make_jaxpr(one)({name: scalar for name in names}, one_law)
+    digest = hashlib.sha256(_ADDRESS.sub("", str(closed)).encode())
+    for constant in _constants(closed):
+        digest.update(_array_bytes(constant))
+    return digest.hexdigest()
+
+
+def _constants(program):
+    """The constants of a closed jaxpr and of every jaxpr in its equations' parameters (an
+    inner ``jax.jit`` keeps its own)."""
+    if isinstance(program, ClosedJaxpr):
+        yield from program.consts
+        program = program.jaxpr
+    for equation in program.eqns:
+        stack = list(equation.params.values())
+        while stack:
+            value = stack.pop()
+            if isinstance(value, (ClosedJaxpr, Jaxpr)):
+                yield from _constants(value)
+            elif isinstance(value, (list, tuple)):
+                stack.extend(value)
+
+
+def _array_bytes(value) -> bytes:
+    """dtype, shape and contents of an array (a PRNG key array by its key data)."""
+    if jax.dtypes.issubdtype(value.dtype, jax.dtypes.prng_key):
+        value = jax.random.key_data(value)
+    array = np.asarray(value)
+    return f"{array.dtype.str}{array.shape}".encode() + np.ascontiguousarray(array).tobytes()
+
+
+def _array_digest(values) -> str:
+    return hashlib.sha256(_array_bytes(np.asarray(values))).hexdigest()
+
+
+def _law_digest(law) -> str:
     digest = hashlib.sha256()
-    name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
-    spec = {"fn": name, "axes": {k: [int(v.size), float(v[0]), float(v[-1])] for k, v in axes.items()},
-            "law": type(law).__name__ if law is not None else None, "reduce": reduce,
-            "quantiles": list(quantiles), "best": list(best) if best else None, "chunk_size": chunk,
-            "dtype": np.dtype(dtype).name}
-    digest.update(json.dumps(spec, sort_keys=True).encode())
-    for key, values in axes.items():
-        digest.update(key.encode())
-        digest.update(np.ascontiguousarray(values, "<f8").tobytes())
-    for leaf in jax.tree_util.tree_leaves(law):
+    for path, leaf in jax.tree_util.tree_leaves_with_path(law):
+        digest.update(jax.tree_util.keystr(path).encode())
         digest.update(np.ascontiguousarray(np.asarray(leaf, np.float64), "<f8").tobytes())
-    return digest.hexdigest(), spec
+    return digest.hexdigest()
+
+
+def _differences(held: dict, spec: dict, where: str) -> list[str]:
+    """In words, what differs between the sweep recorded in ``where`` (``held``) and this one."""
+    found = []
+    names, held_names = [a["name"] for a in spec["axes"]], [a.get("name") for a in held.get("axes") or []]
+    if names != held_names:
+        found.append(f"the axes differ ({', '.join(names)} here; {', '.join(map(str, held_names))} in {where})")
+    else:
+        for axis, held_axis in zip(spec["axes"], held["axes"]):
+            here, there = _axis_text(axis), _axis_text(held_axis)
+            if here != there:
+                found.append(f"axis {axis['name']} differs ({here} here, {there} in {where})")
+            elif axis != held_axis:
+                found.append(f"axis {axis['name']} differs (other values; both are {here})")
+    law, held_law = spec["law"], held.get("law")
+    if law != held_law:
+        if law is None or held_law is None or law[0] != held_law[0]:
+            found.append(f"the law differs ({_law_text(law)} here, {_law_text(held_law)} in {where})")
+        elif law[1] != held_law[1]:
+            found.append(f"the law differs ({_draws_text(law[1])} here, {_draws_text(held_law[1])} in {where})")
+        else:
+            found.append("the law differs (same family and draws, other values)")
+    for key in ("reduce", "quantiles", "best", "dtype"):
+        if spec[key] != held.get(key):
+            found.append(f"{key} differs ({spec[key]!r} here, {held.get(key)!r} in {where})")
+    if spec["chunk_size"] != held.get("chunk_size"):
+        found.append(f"chunk_size differs ({spec['chunk_size']} here, {held.get('chunk_size')} in {where}; "
+                     "leave it out to resume)")
+    if not found and spec["computation"] != held.get("computation"):
+        written_by = f"; {where} was written by {held.get('fn')}" if held.get("fn") != spec["fn"] else ""
+        found.append(f"the function differs from the one that wrote {where} (its computation changed: edited "
+                     f"code, other constants, or another version of JAX or scalinglaws_jax{written_by})")
+    return found or ["its manifest's digest does not match what it records"]
+
+
+def _axis_text(axis: dict) -> str:
+    size, first, last = axis.get("size"), axis.get("first"), axis.get("last")
+    return f"{size} values from {first:.3g} to {last:.3g}" if size != 1 else f"the value {first:.3g}"
+
+
+def _law_text(law) -> str:
+    return "no law" if law is None else f"{law[0].rsplit('.', 1)[-1]}, {_draws_text(law[1])}"
+
+
+def _draws_text(draws: int) -> str:
+    return f"{draws} draws" if draws else "a single law"
+
+
+def _recorded_chunk_size(out) -> int | None:
+    """The chunk size of the sweep held in ``out``, if it holds a readable manifest."""
+    if out is None:
+        return None
+    try:
+        size = json.loads((Path(out) / _MANIFEST).read_bytes())["spec"]["chunk_size"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None
 
 
 def _open_directory(out, digest: str, spec: dict) -> Path:
-    """Create ``out`` with a manifest, or check that it holds this very sweep."""
+    """Create ``out`` with a manifest, or check that it holds this very sweep.
+
+    Several processes may open one directory at once: the manifest is created exclusively,
+    and whoever does not create it checks the one that was.
+    """
     path = Path(out)
-    manifest = path / "manifest.json"
     if path.exists() and not path.is_dir():
         raise ValueError(f"out={str(out)!r} is a file, not a directory")
-    if manifest.exists():
-        held = json.loads(manifest.read_text())
-        if held.get("digest") != digest:
-            differences = [key for key in spec if held.get("spec", {}).get(key) != spec[key]]
-            what = f" (differs in {', '.join(differences)})" if differences else " (same shape, different values)"
-            raise ValueError(f"out={str(out)!r} holds a different sweep{what}; choose another directory or "
-                             "delete this one")
-        return path
-    if path.exists() and any(path.iterdir()):
+    manifest = path / _MANIFEST
+    if not _contents(path):
+        path.mkdir(parents=True, exist_ok=True)
+        body = json.dumps({"format": _FORMAT, "digest": digest, "spec": spec}, indent=2).encode()
+        try:
+            atomic_write(manifest, lambda handle: handle.write(body), exclusive=True)
+            return path
+        except FileExistsError:  # another process created it first
+            pass
+    if not manifest.exists():
         raise ValueError(f"out={str(out)!r} is not empty and holds no sweep manifest; refusing to write into it")
-    path.mkdir(parents=True, exist_ok=True)
-    body = json.dumps({"format": _FORMAT, "digest": digest, "spec": spec}, indent=2).encode()
-    atomic_write(manifest, lambda handle: handle.write(body))
+    _check_manifest(out, manifest, digest, spec)
     return path
+
+
+def _contents(path: Path) -> list[str]:
+    """The names in ``path`` other than manifests still being written (none when it does not exist)."""
+    if not path.exists():
+        return []
+    return [p.name for p in path.iterdir() if not (p.name.startswith(f".{_MANIFEST}.") and p.name.endswith(".tmp"))]
+
+
+def _check_manifest(out, manifest: Path, digest: str, spec: dict) -> None:
+    try:
+        held = json.loads(manifest.read_bytes())
+    except ValueError as error:
+        raise ValueError(f"{manifest} is not a sweep manifest ({error}); choose another directory or delete "
+                         "this one") from None
+    if not isinstance(held, dict) or not isinstance(held.get("spec"), dict):
+        raise ValueError(f"{manifest} is not a sweep manifest; choose another directory or delete this one")
+    if held.get("format") != _FORMAT:
+        raise ValueError(f"out={str(out)!r} holds a sweep of another version of scalinglaws_jax (format "
+                         f"{held.get('format')!r}, this one writes {_FORMAT!r}); choose another directory or delete it")
+    if held.get("digest") != digest:
+        try:
+            differences = "; ".join(_differences(held["spec"], spec, str(out)))
+        except (AttributeError, KeyError, TypeError, ValueError):  # a manifest edited by hand
+            differences = f"{manifest} does not record a sweep this version can read"
+        raise ValueError(f"out={str(out)!r} holds a different sweep: {differences}; choose another directory or "
+                         "delete this one")
 
 
 def _open_shared_directory(out, digest: str, spec: dict) -> Path:
@@ -321,21 +492,54 @@ def _chunk_path(directory: Path, index: int) -> Path:
     return directory / f"chunk-{index:08d}.npz"
 
 
-def _remove_partial_chunks(directory: Path, mine: range) -> None:
-    """Delete temporary files a killed run left behind for chunks this process writes."""
-    for path in directory.glob(".chunk-*.npz.*.tmp"):
-        index = int(path.name[len(".chunk-"):].split(".")[0])
-        if index in mine:
-            path.unlink(missing_ok=True)
+def _save_chunk(directory: Path, index: int, arrays: dict, digest: str) -> None:
+    """The chunk's arrays and its record (sweep digest, index, contents digest), atomically."""
+    record = json.dumps({"sweep": digest, "chunk": index, "sha256": _arrays_digest(arrays)})
+    contents = {**arrays, _RECORD: np.asarray(record)}
+    atomic_write(_chunk_path(directory, index), lambda handle: np.savez(handle, **contents))
 
 
-def _save_chunk(directory: Path, index: int, arrays: dict) -> None:
-    atomic_write(_chunk_path(directory, index), lambda handle: np.savez(handle, **arrays))
+def _arrays_digest(arrays: dict) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        digest.update(name.encode())
+        digest.update(_array_bytes(arrays[name]))
+    return digest.hexdigest()
 
 
-def _load_chunk(directory: Path, index: int) -> dict:
-    with np.load(_chunk_path(directory, index), allow_pickle=False) as data:
-        return {name: data[name] for name in data.files}
+def _read_chunk(path: Path, index: int, digest: str) -> tuple[dict | None, str | None]:
+    """A finished chunk's arrays, or None and why it cannot be used (None, None when absent)."""
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            return None, "is not an .npz archive"
+        with data:
+            arrays = {name: data[name] for name in data.files}
+    except FileNotFoundError:
+        return None, None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        return None, f"is unreadable ({type(error).__name__}: {error})"
+    try:
+        record = json.loads(str(arrays.pop(_RECORD)))
+        sweep, chunk, contents = record["sweep"], record["chunk"], record["sha256"]
+    except (KeyError, TypeError, ValueError):
+        return None, "has no chunk record"
+    if sweep != digest:
+        return None, "was written by another sweep"
+    if chunk != index:
+        return None, f"holds chunk {chunk} of this sweep, not chunk {index}"
+    if contents != _arrays_digest(arrays):
+        return None, "has contents that do not match their digest"
+    return arrays, None
+
+
+def _resumed_chunk(directory: Path, index: int, digest: str) -> dict | None:
+    """A finished chunk's arrays; None when it is absent or unusable (then with a warning naming it)."""
+    path = _chunk_path(directory, index)
+    arrays, problem = _read_chunk(path, index, digest)
+    if problem is not None:
+        warnings.warn(f"sweep: {path} {problem}; computing it again", RuntimeWarning, stacklevel=3)
+    return arrays
 
 
 # ----------------------------------------------------------------------------------
@@ -394,17 +598,21 @@ def sweep(fn: Callable, law=None, *, reduce: str = "quantiles", quantiles=DEFAUL
         reduce: over the draws: ``"quantiles"`` (default), ``"mean"`` or ``"none"`` (keep
             every draw). NaN draws (unsolvable scenarios) are left out of quantiles and
             means; integer outputs (status) are reduced by their maximum.
-        quantiles: levels in [0, 1] for ``reduce="quantiles"``.
+        quantiles: levels in [0, 1] for ``reduce="quantiles"``; the last axis of each
+            output follows them in the order given (``SweepResult.quantiles``), as
+            ``np.quantile`` does.
         minimize, maximize: the name of an output of ``fn``; with ``over``, the axis along
             which to find its smallest (largest) value. The result drops that axis: every
             output is taken at the best point, per draw and before the reduction over
             draws, and ``best_<over>`` holds the axis value there. NaN counts as worst.
         over: the axis name for ``minimize`` / ``maximize``.
-        chunk_size: scenarios per chunk, rounded to whole lines along ``over`` and up to a
-            multiple of the device count; default about ``DEFAULT_CHUNK_ELEMENTS`` solves
-            per chunk. Refused when a chunk would not fit in the available memory.
+        chunk_size: scenarios per chunk, rounded down to whole lines along ``over``;
+            default that of the sweep being resumed in ``out``, else about
+            ``DEFAULT_CHUNK_ELEMENTS`` solves per chunk. Refused when a chunk would not fit
+            in the available memory.
         out: directory for the chunks and a manifest; re-running the same sweep there
-            resumes, skipping finished chunks. None keeps everything in memory.
+            resumes, skipping finished chunks, on any number of devices. None keeps
+            everything in memory.
         progress: a progress bar on stderr; default on when stderr is a terminal and the
             sweep has more than one chunk.
         dtype: ``"float64"`` (default) or ``"float32"`` (faster on accelerators; see the
@@ -417,7 +625,12 @@ def sweep(fn: Callable, law=None, *, reduce: str = "quantiles", quantiles=DEFAUL
 
     Raises:
         ValueError: naming the bad argument (empty or non-finite axis, unknown
-            reduction or output, an ``out`` holding something else, a chunk too large).
+            reduction or output, an ``out`` holding another sweep or other files, a chunk
+            too large).
+
+    Warns:
+        RuntimeWarning: naming a chunk file in ``out`` that was damaged or misplaced, and
+            is computed again.
 
     References: Sardana et al. 2023 (the inference-aware scenarios this is built for);
     JAX's ``shard_map`` and multi-process documentation.
@@ -430,7 +643,7 @@ def sweep(fn: Callable, law=None, *, reduce: str = "quantiles", quantiles=DEFAUL
         raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
     dtype = np.dtype(dtype)
     levels = _check_quantiles(quantiles) if reduce == "quantiles" else ()
-    values = _check_axes(axes, dtype)
+    values = _check_axes(axes)
     best = _check_best(minimize, maximize, over, values)
     draws = _draw_count(law)
     shape = tuple(int(v.size) for v in values.values())
@@ -444,57 +657,64 @@ def sweep(fn: Callable, law=None, *, reduce: str = "quantiles", quantiles=DEFAUL
     if not devices:
         raise ValueError("devices must not be empty")
     if chunk_size is None:
-        chunk_size = DEFAULT_CHUNK_ELEMENTS // max(draws, 1)
+        chunk_size = _recorded_chunk_size(out) or DEFAULT_CHUNK_ELEMENTS // max(draws, 1)
     elif isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    rows = min(total_rows, max(1, chunk_size // line))
-    rows_per_device = -(-rows // len(devices))
-    chunk_rows = rows_per_device * len(devices)
-    if chunk_rows * line >= 2**31 - max(lengths):
+    # the chunks do not depend on the devices, so a sweep resumes on any number of them; each
+    # device solves rows_per_device rows, and the rows past the chunk's end are dropped
+    chunk_rows = min(total_rows, max(1, chunk_size // line))
+    rows_per_device = -(-chunk_rows // len(devices))
+    if rows_per_device * len(devices) * line >= 2**31 - max(lengths):
         raise ValueError(f"chunk_size must be below 2**31, got {chunk_size}")
     chunks = -(-total_rows // chunk_rows)
-    digest, spec = _digest(fn, values, law, reduce, levels, best, chunk_rows * line, dtype)
     if out is None and jax.process_count() > 1:
         raise ValueError("a sweep over several processes needs out= on a filesystem every process sees")
-    directory = _open_shared_directory(out, digest, spec) if out is not None else None
 
     traces = []
     mesh = jax.sharding.Mesh(np.array(devices), (_AXIS,))
     with jax.enable_x64(dtype == np.float64):
+        spec = _spec(fn, values, law, draws, reduce, levels, best, chunk_rows * line, dtype)
+        digest = _spec_digest(spec)
+        directory = _open_shared_directory(out, digest, spec) if out is not None else None
         law_cast = None if law is None else jax.tree_util.tree_map(lambda leaf: jnp.asarray(leaf, dtype), law)
-        axis_values = tuple(jax.device_put(v) for v in values.values())
+        axis_values = tuple(jax.device_put(v.astype(dtype)) for v in values.values())
         program = _chunk_program(fn, names, lengths, rows_per_device, line, draws, reduce, levels, best, mesh,
                                  traces)
         compiled = program.lower(np.zeros(len(lengths), np.int32), axis_values, law_cast).compile()
         memory = _check_memory(compiled, len(devices), devices[0])
 
         mine = range(jax.process_index(), chunks, jax.process_count())
-        if directory is not None:
-            _remove_partial_chunks(directory, mine)
-        todo = [c for c in mine if directory is None or not _chunk_path(directory, c).exists()]
-        resumed = len(mine) - len(todo)
         results = {}
+        if directory is not None:
+            for path in stale_temporaries(directory):
+                path.unlink(missing_ok=True)
+            for c in mine:
+                arrays = _resumed_chunk(directory, c, digest)
+                if arrays is not None:
+                    results[c] = arrays
+        todo = [c for c in mine if c not in results]
+        resumed = len(results)
         bar = _progress_bar(progress, len(mine), resumed)
         started = time.perf_counter()
 
-        def digits_of(c):
-            return np.array(np.unravel_index(c * chunk_rows * line, lengths), np.int32)
+        def start(c):
+            first = np.array(np.unravel_index(c * chunk_rows * line, lengths), np.int32)
+            return compiled(first, axis_values, law_cast)
 
         def finish(c, pending):
             outputs, exists = pending
-            keep = np.asarray(exists)
-            arrays = {name: np.asarray(value)[keep] for name, value in zip(traces[-1], outputs)}
+            keep = np.asarray(exists)[:chunk_rows]
+            arrays = {name: np.asarray(value)[:chunk_rows][keep] for name, value in zip(traces[-1], outputs)}
             if directory is not None:
-                _save_chunk(directory, c, arrays)
-            else:
-                results[c] = arrays
+                _save_chunk(directory, c, arrays, digest)
+            results[c] = arrays
             if bar is not None:
                 bar.update(1)
 
         # one chunk in flight while the previous one is copied out and written
         previous = None
         for c in todo:
-            pending = compiled(digits_of(c), axis_values, law_cast)
+            pending = start(c)
             if previous is not None:
                 finish(*previous)
             previous = (c, pending)
@@ -503,15 +723,23 @@ def sweep(fn: Callable, law=None, *, reduce: str = "quantiles", quantiles=DEFAUL
         seconds = time.perf_counter() - started
         if bar is not None:
             bar.close()
+            bar = None
 
-    if jax.process_count() > 1:
-        from jax.experimental import multihost_utils
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
 
-        multihost_utils.sync_global_devices(f"scalinglaws_jax.sweep.done {digest}")
-    parts = [results[c] if c in results else _load_chunk(directory, c) for c in range(chunks)]
-    result_axes = {name: v for name, v in values.items() if name != over}
+            multihost_utils.sync_global_devices(f"scalinglaws_jax.sweep.done {digest}")
+        for c in range(chunks):  # the other processes' chunks
+            if c not in results:
+                arrays = _resumed_chunk(directory, c, digest)
+                if arrays is None:
+                    finish(c, start(c))
+                else:
+                    results[c] = arrays
+
+    result_axes = {name: v.astype(dtype) for name, v in values.items() if name != over}
     result_shape = tuple(int(v.size) for v in result_axes.values())
-    fields = {name: np.concatenate([part[name] for part in parts]) for name in traces[-1]}
+    fields = {name: np.concatenate([results[c][name] for c in range(chunks)]) for name in traces[-1]}
     fields = {name: array.reshape(result_shape + array.shape[1:]) for name, array in fields.items()}
     scenarios = math.prod(shape)
     info = {"chunks": chunks, "chunk_size": chunk_rows * line, "devices": len(devices),

@@ -140,3 +140,53 @@ def test_help_is_complete():
         assert option in out
     status, out, _ = call("--help")
     assert "sweep" in out
+
+
+@pytest.mark.parametrize("asked", ["0.05,0.95", "0.95,0.05", "0.95,0.5,0.05,0.05"])
+def test_the_median_is_shown_whatever_quantiles_are_asked(posterior_path, asked):
+    post = sl.Posterior.load(posterior_path)
+    expected = sl.sweep(sl.compute_optimal, post.law, flops=np.array([1e23]), inference_tokens=np.zeros(1),
+                        quantiles=(0.05, 0.5, 0.95))
+    status, out, err = call("sweep", "--law", str(posterior_path), "--flops", "1e23", "--quantiles", asked, "--json")
+    assert status == 0, err
+    result = json.loads(out)
+    assert result["quantiles"] == [0.05, 0.5, 0.95]
+    (row,) = result["rows"]
+    for name in ("N", "D", "loss", "training_flops"):
+        np.testing.assert_allclose(row[name], expected[name][0, 0, 1], rtol=1e-15, err_msg=name)
+        np.testing.assert_allclose(row[f"{name}_quantiles"], expected[name][0, 0], rtol=1e-15, err_msg=name)
+    status, text, _ = call("sweep", "--law", str(posterior_path), "--flops", "1e23", "--quantiles", asked)
+    assert "values: median [0.05, 0.95 quantiles] over the draws" in text
+
+
+def test_infeasible_rows_show_the_target_loss_asked():
+    status, out, _ = call("sweep", "--law", "hoffmann-2022", "--loss", "1.5:2.5:5", "--json")
+    assert status == 1
+    rows = json.loads(out)["rows"]
+    np.testing.assert_allclose([row["loss"] for row in rows], np.geomspace(1.5, 2.5, 5), rtol=1e-15)
+    assert rows[0]["status"] == 1  # below E = 1.69
+    status, text, _ = call("sweep", "--law", "hoffmann-2022", "--loss", "1.5:2.5:5")
+    table = text.split("\n\n")[-1].splitlines()
+    assert table[0].split()[:2] == ["target", "loss"] and table[0].count("loss") == 1
+    assert [line.split()[0] for line in table[1:]] == [f"{v:.4f}" for v in np.geomspace(1.5, 2.5, 5)]
+    assert table[1].split()[-1] == "infeasible"
+
+
+def test_quantiles_with_a_preset_law_are_refused():
+    status, out, err = call("sweep", "--law", "hoffmann-2022", "--flops", "1e23", "--quantiles", "0.05,0.95")
+    assert status == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "--quantiles: only used with a posterior" in err
+
+
+def test_a_damaged_chunk_is_a_note_not_a_traceback(tmp_path):
+    out_dir = tmp_path / "sweep"
+    argv = ("sweep", "--flops", "1e20:1e24:9", "--chunk-size", "2", "--out", str(out_dir), "--json")
+    assert call(*argv)[0] == 0
+    (out_dir / "chunk-00000001.npz").write_bytes(b"")
+    status, out, err = call(*argv)
+    assert status == 0, err
+    assert err == ""
+    result = json.loads(out)
+    assert any("chunk-00000001.npz" in note and "computing it again" in note for note in result["notes"])
+    assert "resumed: 4 chunk(s)" in " ".join(result["notes"])

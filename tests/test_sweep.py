@@ -224,7 +224,7 @@ def test_resumes_and_skips_finished_chunks(tmp_path):
     chunks = sorted((tmp_path / "sweep").glob("chunk-*.npz"))
     assert len(chunks) == first.info["chunks"] == 14
     manifest = json.loads((tmp_path / "sweep" / "manifest.json").read_text())
-    assert manifest["spec"]["axes"]["flops"][0] == 15
+    assert manifest["spec"]["axes"][0]["name"] == "flops" and manifest["spec"]["axes"][0]["size"] == 15
     for path in chunks[3:9]:
         path.unlink()
     again = sl.sweep(sl.compute_optimal, law, **kwargs)
@@ -240,11 +240,11 @@ def test_refuses_a_directory_holding_something_else(tmp_path):
     out = tmp_path / "sweep"
     sl.sweep(sl.compute_optimal, sl.HOFFMANN_2022, flops=FLOPS, out=out)
     before = {path.name: path.read_bytes() for path in out.iterdir()}
-    with pytest.raises(ValueError, match="holds a different sweep .differs in axes"):
+    with pytest.raises(ValueError, match="holds a different sweep: axis flops differs"):
         sl.sweep(sl.compute_optimal, sl.HOFFMANN_2022, flops=FLOPS[:-1], out=out)
-    with pytest.raises(ValueError, match="same shape, different values"):
+    with pytest.raises(ValueError, match="the law differs .same family and draws, other values"):
         sl.sweep(sl.compute_optimal, sl.EPOCH_2024, flops=FLOPS, out=out)
-    with pytest.raises(ValueError, match="differs in reduce"):
+    with pytest.raises(ValueError, match="the law differs .3 draws here, a single law in .*; reduce differs"):
         sl.sweep(sl.compute_optimal, jittered_law(3), flops=FLOPS, out=out, reduce="mean")
     assert {path.name: path.read_bytes() for path in out.iterdir()} == before
     other = tmp_path / "other"
@@ -258,9 +258,22 @@ def test_refuses_a_directory_holding_something_else(tmp_path):
 
 
 KILLED_SWEEP = """
-import sys, time, numpy as np, jax
+import os, signal, sys, numpy as np, jax
 jax.config.update("jax_enable_x64", True)
 import scalinglaws_jax as sl
+
+if len(sys.argv) > 3:  # kill -9 this process inside the write of chunk number argv[3]
+    savez, written = np.savez, []
+
+    def dying_savez(file, **arrays):
+        written.append(1)
+        if len(written) == int(sys.argv[3]):
+            file.write(b"PK half a chunk")
+            file.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        savez(file, **arrays)
+
+    np.savez = dying_savez
 
 def slow(law, flops, inference_tokens):
     return sl.compute_optimal(law, flops, inference_tokens)
@@ -280,14 +293,11 @@ def test_a_killed_sweep_resumes_to_the_same_result(tmp_path):
     script.write_text(KILLED_SWEEP)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     killed, clean = tmp_path / "killed", tmp_path / "clean"
-    process = subprocess.Popen([sys.executable, str(script), str(killed), "25"], env=env)
-    deadline = time.monotonic() + 120
-    while len(list(killed.glob("chunk-*.npz"))) < 20 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    died = subprocess.run([sys.executable, str(script), str(killed), "25", "20"], env=env, timeout=1800)
+    assert died.returncode == -signal.SIGKILL
     done = len(list(killed.glob("chunk-*.npz")))
-    assert 0 < done < 400, f"kill the sweep part-way: {done} of 400 chunks were written"
+    assert done == 19, f"kill the sweep part-way: {done} of 400 chunks were written"
+    assert list(killed.glob(".*.tmp")), "the killed sweep leaves the chunk it was writing half done"
     subprocess.run([sys.executable, str(script), str(killed), "25"], env=env, check=True)
     subprocess.run([sys.executable, str(script), str(clean), "25"], env=env, check=True)
     resumed = np.load(str(killed) + ".result.npz")
@@ -408,7 +418,7 @@ def test_two_processes_on_loopback_share_the_chunks(tmp_path):
     processes = [subprocess.Popen([sys.executable, str(script), str(i), port, str(out)], env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for i in range(2)]
     for process in processes:
-        output, _ = process.communicate(timeout=300)
+        output, _ = process.communicate(timeout=1800)
         assert process.returncode == 0, output.decode()[-2000:]
     law = jittered_law(64)
     single = sl.sweep(sl.compute_optimal, law, flops=np.logspace(19, 26, 37),
@@ -417,3 +427,59 @@ def test_two_processes_on_loopback_share_the_chunks(tmp_path):
         shared = np.load(f"{out}.process{i}.npz")
         for name in single.fields:
             np.testing.assert_array_equal(shared[name], single[name], err_msg=f"{name} in process {i}")
+
+
+SHARED_DIRECTORY = """
+import sys, time
+from pathlib import Path
+import numpy as np, jax
+jax.config.update("jax_enable_x64", True)
+import scalinglaws_jax as sl
+
+out, role = Path(sys.argv[1]), sys.argv[2]
+if role == "paused":  # stop inside the write of the third chunk, its temporary file half done
+    savez, written = np.savez, []
+
+    def pausing_savez(file, **arrays):
+        savez(file, **arrays)
+        written.append(1)
+        if len(written) == 3:
+            (out.parent / "paused").touch()
+            while not (out.parent / "resume").exists():
+                time.sleep(0.01)
+
+    np.savez = pausing_savez
+rng = np.random.default_rng(0)
+law = jax.tree_util.tree_map(lambda x: x * (1.0 + 0.02 * rng.standard_normal(16)), sl.HOFFMANN_2022)
+result = sl.sweep(sl.compute_optimal, law, flops=np.logspace(19, 26, 40), inference_tokens=np.array([0.0, 1e12]),
+                  chunk_size=4, out=str(out), progress=False)
+np.savez(f"{out}.{role}.npz", **result.fields)
+"""
+
+
+def test_two_independent_processes_writing_one_directory(tmp_path):
+    script = tmp_path / "shared.py"
+    script.write_text(SHARED_DIRECTORY)
+    out = tmp_path / "sweep"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    paused = subprocess.Popen([sys.executable, str(script), str(out), "paused"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 1800  # a guard against hanging only
+    while not (tmp_path / "paused").exists() and paused.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert paused.poll() is None, paused.communicate()[0].decode()[-2000:]
+    assert list(out.glob(".chunk-*.tmp")), "the paused writer holds a temporary file"
+    other = subprocess.run([sys.executable, str(script), str(out), "other"], env=env, capture_output=True,
+                           timeout=1800)
+    assert other.returncode == 0, other.stderr.decode()[-2000:]
+    (tmp_path / "resume").touch()
+    output, _ = paused.communicate(timeout=1800)
+    assert paused.returncode == 0, output.decode()[-2000:]
+    law = jittered_law(16)
+    single = sl.sweep(sl.compute_optimal, law, flops=np.logspace(19, 26, 40),
+                      inference_tokens=np.array([0.0, 1e12]), chunk_size=4)
+    for role in ("paused", "other"):
+        shared = np.load(f"{out}.{role}.npz")
+        for name in single.fields:
+            np.testing.assert_array_equal(shared[name], single[name], err_msg=f"{name} in the {role} process")
+    assert sorted(p.name for p in out.iterdir()) == [f"chunk-{c:08d}.npz" for c in range(20)] + ["manifest.json"]

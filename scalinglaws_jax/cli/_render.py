@@ -277,7 +277,8 @@ def _render_sweep(result: dict) -> str:
     if quantiles:
         lines.append(f"values: median [{quantiles[0]:g}, {quantiles[-1]:g} quantiles] over the draws")
     goal = result["goal"]
-    fields = (goal, "inference_tokens", "N", "D", "loss", "training_flops", "status")
+    reached = () if goal == "loss" else ("loss",)  # a target loss is reached exactly, or the status says why not
+    fields = (goal, "inference_tokens", "N", "D", *reached, "training_flops", "status")
     cells = [["target loss" if goal == "loss" else _COLUMNS[goal][0]] + [_COLUMNS[name][0] for name in fields[1:]]]
     for row in result["rows"]:
         line = []

@@ -4,6 +4,7 @@ published law or every draw of a saved posterior, with ``sl.sweep``."""
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import jax
@@ -32,10 +33,10 @@ _DESCRIPTION = (
     "\n"
     "for every pair of values (the grid is their product). With a posterior saved by\n"
     "'scalinglaws fit --bayes --save PATH', every scenario is solved for every posterior\n"
-    "draw and reduced to --quantiles over the draws. With --out DIR, chunks are written to\n"
-    "DIR as they finish together with a manifest, and the assembled result to\n"
-    "DIR/result.npz; running the same command again resumes, skipping finished chunks. A\n"
-    "directory holding a different sweep is refused.\n"
+    "draw and reduced over the draws to their median and --quantiles. With --out DIR, chunks\n"
+    "are written to DIR as they finish together with a manifest, and the assembled result to\n"
+    "DIR/result.npz; running the same command again resumes, skipping finished chunks and\n"
+    "computing damaged ones again. A directory holding a different sweep is refused.\n"
     "\n"
     "Values are lists and log-spaced ranges 'start:stop:num' (e.g. '0,1e9:1e15:100'), and\n"
     "must increase.\n"
@@ -70,12 +71,14 @@ def _add_sweep(commands) -> None:
                       help="target losses (nats per token)")
     command.add_argument("--inference-tokens", type=_value_list(True), default=np.zeros(1), metavar="T",
                          help="lifetime inference tokens (default 0: training only)")
-    command.add_argument("--quantiles", type=_quantile_list, default=_quantile_list(DEFAULT_QUANTILES), metavar="Q",
-                         help="quantile levels over the posterior's draws (default %s)" % DEFAULT_QUANTILES)
+    command.add_argument("--quantiles", type=_quantile_list, metavar="Q",
+                         help="quantile levels over a posterior's draws (default %s; the median is always "
+                         "computed, for the summary)" % DEFAULT_QUANTILES)
     command.add_argument("--out", metavar="DIR",
                          help="write chunks, a manifest and result.npz to DIR; resume a sweep found there")
     command.add_argument("--chunk-size", type=_integer(1), metavar="K",
-                         help="scenarios per chunk (default: about a million solves per chunk)")
+                         help="scenarios per chunk (default: that of the sweep resumed in --out, else about a "
+                         "million solves per chunk)")
     command.add_argument("--float32", action="store_true",
                          help="single precision (faster on accelerators; relative error ~1e-5, README)")
     command.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -84,6 +87,7 @@ def _add_sweep(commands) -> None:
 
 
 def _quantile_list(text: str) -> tuple[float, ...]:
+    """An argparse type: quantile levels in [0, 1], in any order."""
     import argparse
 
     try:
@@ -122,6 +126,10 @@ def _load_law(text: str):
 
 def _sweep(args) -> dict:
     law, description = _load_law(args.law)
+    if args.quantiles is not None and not description["draws"]:
+        raise ValueError(f"--quantiles: only used with a posterior (--law PATH, saved by 'scalinglaws fit --bayes "
+                         f"--save PATH'); {args.law} is a single law")
+    levels = sorted({*(args.quantiles or _quantile_list(DEFAULT_QUANTILES)), 0.5})
     volumes = _increasing("--inference-tokens", args.inference_tokens)
     if args.flops is not None:
         name, goal, solver = "flops", _increasing("--flops", args.flops), compute_optimal
@@ -129,9 +137,11 @@ def _sweep(args) -> dict:
         name, goal, solver = "loss", _increasing("--loss", args.loss), inference_optimal
     if args.out is not None:
         _check_out(args.out)
-    result = sweep(solver, law, quantiles=args.quantiles, chunk_size=args.chunk_size, out=args.out,
-                   progress=False if args.no_progress else None, dtype="float32" if args.float32 else "float64",
-                   **{name: goal, "inference_tokens": volumes})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = sweep(solver, law, quantiles=levels, chunk_size=args.chunk_size, out=args.out,
+                       progress=False if args.no_progress else None, dtype="float32" if args.float32 else "float64",
+                       **{name: goal, "inference_tokens": volumes})
     if args.out is not None:
         _save_result(Path(args.out) / "result.npz", result)
     info = result.info
@@ -141,6 +151,7 @@ def _sweep(args) -> dict:
              f"law draw(s) = {solves:,} solves in {info['chunks']} chunk(s) of {info['chunk_size']:,} "
              f"on {info['devices']} {jax.default_backend()} device(s), {info['dtype']}: "
              f"{info['seconds']:.2f} s after compilation ({solves / max(info['seconds'], 1e-9):.3g} solves/s)"]
+    notes += _sweep_notes(caught)
     if info["resumed_chunks"]:
         notes.append(f"resumed: {info['resumed_chunks']} chunk(s) were already in {args.out}")
     if args.out is not None:
@@ -156,6 +167,19 @@ def _sweep(args) -> dict:
         "notes": notes,
         "rows": _summary_rows(result, name),
     }
+
+
+def _sweep_notes(caught) -> list[str]:
+    """The sweep's own warnings (a damaged chunk, computed again) as notes; other warnings are
+    shown as Python shows them."""
+    notes = []
+    for item in caught:
+        text = str(item.message)
+        if issubclass(item.category, RuntimeWarning) and text.startswith("sweep: "):
+            notes.append(" ".join(text[len("sweep: "):].split()))
+        else:
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    return notes
 
 
 def _json_value(value):
@@ -179,19 +203,22 @@ def _save_result(path: Path, result) -> None:
 
 
 def _summary_rows(result, name: str) -> list[dict]:
-    """Budgets (or losses) spread over the axis, at the first and last inference volume."""
+    """Budgets (or target losses) spread over the axis, at the first and last inference
+    volume: each value is the median over the draws, with every computed quantile beside it.
+    With target losses the row's loss is the target asked for (a plan reaches it exactly, or
+    its status says why not)."""
     goal, volumes = result.axes[name], result.axes["inference_tokens"]
     picks = np.unique(np.linspace(0, len(goal) - 1, min(SUMMARY_BUDGETS, len(goal))).round().astype(int))
     columns = sorted({0, len(volumes) - 1})
+    fields = [field for field in ("N", "D", "loss", "training_flops") if field != name]
     rows = []
     for j in columns:
         for i in picks:
             row = {name: _plain(goal[i]), "inference_tokens": _plain(volumes[j])}
-            for field in ("N", "D", "loss", "training_flops"):
+            for field in fields:
                 values = result[field][i, j]
                 if result.quantiles:
-                    middle = result.quantiles.index(0.5) if 0.5 in result.quantiles else len(result.quantiles) // 2
-                    row[field] = _plain(values[middle])
+                    row[field] = _plain(values[result.quantiles.index(0.5)])
                     row[f"{field}_quantiles"] = [_plain(v) for v in values]
                 else:
                     row[field] = _plain(values)
