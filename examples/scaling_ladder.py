@@ -185,7 +185,7 @@ def transformer_family(train, held_out, *, layers, context, batch, windows):
         shapes = jax.eval_shape(lambda: init_params(jax.random.key(0), width, layers, context))
         embedding = sum(x.size for x in jax.tree_util.tree_leaves(shapes["embeddings"]))
         total = sum(x.size for x in jax.tree_util.tree_leaves(shapes))
-        return sl.LadderModel(init=init, step=step, evaluate=lambda state: float(evaluate(state)),
+        return sl.LadderModel(init=init, step=step, evaluate=evaluate,
                               params=total - embedding, embedding_params=embedding,
                               tokens_per_step=batch * context)
 

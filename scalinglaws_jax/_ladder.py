@@ -10,12 +10,14 @@ finished runs with ``fit_bayes`` (NUTS) and, before the next rung starts, stores
 posterior-predictive forecast of that rung's losses with intervals. With ``out=`` every
 finished run and every forecast is written to disk as it happens, so the same call
 resumes after a crash: a finished run is never retrained and a forecast, once made, is
-never revised.
+never revised. A call that would change the results (another plan, other fit settings,
+another computation in the family) is refused before anything trains.
 
 A model family is a function ``family(size) -> LadderModel``, in plain JAX and optax:
 ``init(key)`` makes the model and optimiser state, ``step(state, i, num_steps)`` takes
 one optimiser step, ``evaluate(state)`` returns the held-out loss, and the parameter
-counts and tokens per step say what the run costs. ``examples/scaling_ladder.py`` is a
+counts and tokens per step say what the run costs. A ladder on disk identifies the family
+by the programs JAX traces from these three functions. ``examples/scaling_ladder.py`` is a
 complete family (a byte-level transformer on the Python standard library's sources).
 
 Units: N in parameters, D in tokens, compute in FLOPs, loss in nats per token.
@@ -24,9 +26,12 @@ Units: N in parameters, D in tokens, compute in FLOPs, loss in nats per token.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import inspect
 import json
 import math
 import numbers
+import re
 import sys
 import time
 import warnings
@@ -35,10 +40,12 @@ from typing import Callable
 
 import jax
 import numpy as np
+from jax.extend.core import ClosedJaxpr, Jaxpr
 
 from ._files import atomic_write
-from .fit.bayes import Posterior, fit_bayes
+from .fit.bayes import Posterior, _check_settings, _describe, data_hash, default_priors, fit_bayes
 from .fit.runs import Runs
+from .laws import Chinchilla, Kaplan
 
 COUNTS = ("total", "non_embedding")
 """Parameter-count conventions: all parameters (Hoffmann et al.), or without the
@@ -47,8 +54,9 @@ embeddings (Kaplan et al.); see Pearce & Song 2024 for what the choice does to a
 DEFAULT_BAYES = {"num_chains": 4, "num_warmup": 1000, "num_samples": 1000}
 """``fit_bayes`` settings of the refits, unless ``bayes=`` says otherwise."""
 
-_FORMAT = "scalinglaws_jax.ladder/1"
+_FORMAT = "scalinglaws_jax.ladder/2"
 _MANIFEST = "ladder.json"
+_PROGRAMS = ("init", "step", "evaluate")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +71,10 @@ class LadderModel:
             rate schedule spans the whole run (a warm-up and a decay planned for it). The
             ladder passes ``i`` and ``num_steps`` as Python ints, which ``jax.jit`` traces,
             so one compilation serves every run of a size.
-        evaluate: ``evaluate(state) -> loss``: the held-out loss, nats per token.
+        evaluate: ``evaluate(state) -> loss``: the held-out loss, nats per token (a
+            scalar array; with ``ladder(out=...)`` the three functions are traced once
+            per size by ``jax.make_jaxpr``, which a Python float or other host-side work
+            on the state cannot pass).
         params: non-embedding parameters (the weights of the transformer blocks).
         embedding_params: token and position embedding and unembedding parameters.
         tokens_per_step: training tokens per step (batch size x context length).
@@ -292,10 +303,105 @@ def _plan(family, sizes, tokens_per_param, flops, ratio_range, count):
 # the manifest
 
 
-def _settings(plan, count, level, checkpoints, key) -> dict:
+def _settings(plan, count, level, checkpoints, key, bayes, programs) -> dict:
     return {"format": _FORMAT, "count": count, "level": level, "checkpoints": checkpoints,
-            "key": _key_data(key),
+            "key": _key_data(key), "bayes": bayes, "family": programs,
             "plan": [dataclasses.asdict(run) for run in plan]}
+
+
+def _fit_settings(bayes: dict) -> dict:
+    """Every ``fit_bayes`` setting of the refits, defaults included and checked as
+    ``fit_bayes`` checks them, as plain JSON data: a prior by its class and exact
+    parameters, a law family by its name."""
+    parameters = inspect.signature(fit_bayes).parameters
+    allowed = [name for name in parameters if name not in ("runs", "key")]
+    unknown = sorted(set(bayes) - set(allowed))
+    if unknown:
+        raise ValueError(f"bayes= may hold {allowed} (the settings of fit_bayes), got unknown name(s) {unknown}")
+    settings = {name: parameters[name].default for name in allowed}
+    settings.update(bayes)
+    _check_settings(**{name: value for name, value in settings.items() if name != "dense_mass"})
+    for name in ("priors", "fixed"):
+        settings[name] = settings[name] or {}
+    return json.loads(json.dumps({name: _plain(f"bayes[{name!r}]", value) for name, value in settings.items()}))
+
+
+def _plain(where: str, value):
+    """``value`` as JSON data that tells apart every setting that changes a fit."""
+    import numpyro.distributions as dist
+
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, dist.Distribution):
+        return _describe(value, exact=True)
+    if isinstance(value, type):
+        return value.__name__
+    if isinstance(value, dict):
+        return {str(key): _plain(f"{where}[{key!r}]", item) for key, item in sorted(value.items())}
+    if isinstance(value, (list, tuple)):
+        return [_plain(f"{where}[{i}]", item) for i, item in enumerate(value)]
+    if np.ndim(value) == 0 and np.issubdtype(np.asarray(value).dtype, np.number):
+        return _plain(where, np.asarray(value).item())
+    raise ValueError(f"{where} is {value!r}, which a ladder cannot record in {_MANIFEST}")
+
+
+def _programs(plan, models, key) -> list[dict]:
+    """Per rung: the size and a digest of each of init, step and evaluate as JAX traces
+    them (``jax.make_jaxpr``, on the key and the state init makes, at the rung's first
+    token budget), which identifies the family's computation across processes."""
+    programs = []
+    for rung, model in enumerate(models):
+        run = next(run for run in plan if run.rung == rung)
+
+        def trace(name, function, *args):
+            try:
+                return jax.make_jaxpr(function, return_shape=True)(*args)
+            except Exception as error:  # any failure to trace: the message says which function and why
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                raise ValueError(
+                    f"out: family({run.size}).{name} cannot be traced by jax.make_jaxpr ({type(error).__name__}: "
+                    f"{reason}); a ladder on disk identifies its family by the programs JAX traces from init, "
+                    "step and evaluate, so with out= they must be JAX functions of their arguments (returning "
+                    "arrays, not Python floats)") from None
+
+        init, state = trace("init", model.init, key)
+        step, _ = trace("step", lambda state: model.step(state, 0, run.num_steps), state)
+        evaluate, _ = trace("evaluate", model.evaluate, state)
+        programs.append({"size": run.size, **{name: _program_digest(jaxpr) for name, jaxpr in
+                                               zip(_PROGRAMS, (init, step, evaluate))}})
+    return programs
+
+
+def _program_digest(closed: ClosedJaxpr) -> str:
+    """SHA-256 of a traced program: its text (memory addresses removed) and the values of
+    every constant it closes over, its sub-programs' included."""
+    digest = hashlib.sha256(re.sub(r"0x[0-9a-fA-F]+", "0x", str(closed)).encode())
+    for constant in _constants(closed):
+        if isinstance(constant, jax.Array) and jax.dtypes.issubdtype(constant.dtype, jax.dtypes.prng_key):
+            constant = jax.random.key_data(constant)
+        array = np.asarray(constant)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(np.ascontiguousarray(array).tobytes() if array.dtype != object else repr(array).encode())
+    return digest.hexdigest()
+
+
+def _constants(program):
+    """The constants of a (closed) jaxpr and of every jaxpr in its equations' parameters."""
+    if isinstance(program, ClosedJaxpr):
+        yield from program.consts
+        program = program.jaxpr
+    for equation in program.eqns:
+        stack = list(equation.params.values())
+        while stack:
+            value = stack.pop()
+            if isinstance(value, (ClosedJaxpr, Jaxpr)):
+                yield from _constants(value)
+            elif isinstance(value, (list, tuple)):
+                stack.extend(value)
 
 
 def _key_data(key) -> list[int]:
@@ -318,21 +424,43 @@ def _open(out, settings) -> tuple[Path | None, dict]:
         if any(directory.iterdir()):
             raise ValueError(f"out: {str(directory)!r} is not empty and holds no {_MANIFEST}: refusing to use it")
         return directory, {"runs": {}, "forecasts": {}, "notes": {}}
-    stored = json.loads(manifest.read_text(encoding="utf-8"))
-    if stored.get("format") != _FORMAT:
-        raise ValueError(f"out: {manifest} is not a scalinglaws_jax ladder (format {stored.get('format')!r})")
+    try:
+        stored = json.loads(manifest.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"out: {manifest} is not valid JSON ({error}): use another directory") from None
+    if not isinstance(stored, dict) or stored.get("format") != _FORMAT:
+        tag = stored.get("format") if isinstance(stored, dict) else None
+        if isinstance(tag, str) and tag.startswith("scalinglaws_jax.ladder/"):
+            raise ValueError(f"out: {manifest} was written by another version of scalinglaws_jax (format {tag!r}, "
+                             f"this one writes {_FORMAT!r}) that did not record everything its results depend "
+                             "on, so resuming it cannot be checked: use another directory")
+        raise ValueError(f"out: {manifest} is not a scalinglaws_jax ladder (format {tag!r})")
+    where = repr(str(directory))
+    missing = [name for name in (*settings, "runs", "forecasts", "notes") if name not in stored]
+    if missing:
+        raise ValueError(f"out: {manifest} lacks {missing}: it is damaged; use another directory")
     for name in ("count", "level", "checkpoints", "key"):
         if stored[name] != settings[name]:
-            raise ValueError(f"out: {str(directory)!r} holds a ladder with {name}={stored[name]!r}, "
+            raise ValueError(f"out: {where} holds a ladder with {name}={stored[name]!r}, "
                              f"not {settings[name]!r}: use another directory")
     old, new = stored["plan"], settings["plan"]
     for index, (was, now) in enumerate(zip(old, new)):
         if was != now:
-            raise ValueError(f"out: {str(directory)!r} holds another ladder: its run {index} was {was}, "
-                             f"this one is {now}")
+            raise ValueError(f"out: {where} holds another ladder: its run {index} was {was}, this one is {now}")
     if len(old) > len(new):
-        raise ValueError(f"out: {str(directory)!r} holds a longer ladder ({len(old)} runs, this one has "
+        raise ValueError(f"out: {where} holds a longer ladder ({len(old)} runs, this one has "
                          f"{len(new)}): use another directory")
+    for name in sorted(set(stored["bayes"]) | set(settings["bayes"])):
+        was, now = stored["bayes"].get(name, "not set"), settings["bayes"].get(name, "not set")
+        if was != now:
+            raise ValueError(f"out: {where} holds a ladder fitted with other settings: bayes differs: "
+                             f"{name} {now!r} vs {was!r}: use another directory, or the settings it was fitted with")
+    for rung, (was, now) in enumerate(zip(stored["family"], settings["family"])):
+        for name in _PROGRAMS:
+            if was[name] != now[name]:
+                raise ValueError(f"out: the model family's {name} function at rung {rung} (size {now['size']}) "
+                                 f"differs from the one that trained {where}: use another directory, or the "
+                                 "family that trained it")
     return directory, {"runs": stored["runs"], "forecasts": stored["forecasts"], "notes": stored["notes"]}
 
 
@@ -385,7 +513,8 @@ def _identifiable(runs: Runs | None, bayes: dict) -> str | None:
     """Why the law cannot be fitted to ``runs`` yet, or None."""
     if runs is None:
         return "no finished runs"
-    free = len({"E", "A", "B", "alpha", "beta", "sigma"} - set(bayes.get("fixed") or {}))
+    sampled = set(default_priors(bayes.get("family", Chinchilla))) | set(bayes.get("priors") or {})
+    free = len(sampled - set(bayes.get("fixed") or {}))
     if len(runs) <= free:
         return f"{len(runs)} finished runs cannot determine {free} parameters"
     if np.unique(runs.N).size < 2:
@@ -432,15 +561,22 @@ def ladder(family: Callable, sizes, *, key, tokens_per_param=None, flops=None, r
         bayes: keyword arguments of ``fit_bayes`` (default ``DEFAULT_BAYES``), e.g.
             ``{"priors": {...}, "num_samples": 500}``.
         out: directory for ``ladder.json`` (the plan, every finished run and forecast)
-            and the posteriors; the same call there resumes. None keeps everything in
-            memory.
+            and the posteriors; the same call there resumes. The manifest records
+            everything the results depend on: the plan, ``count``, ``level``,
+            ``checkpoints``, ``key``, every ``fit_bayes`` setting (a prior by its class
+            and exact parameters) and, per rung, a digest of the programs of the
+            family's init, step and evaluate as ``jax.make_jaxpr`` traces them
+            (constants included), so they must be traceable JAX functions; a call that
+            differs in any of them is refused, naming what differs. None keeps
+            everything in memory.
         progress: a line per run and per fit on stderr (default: when it is a terminal).
 
     Returns:
         ``Ladder``.
 
     Raises:
-        ValueError: naming the bad argument; an ``out`` holding another ladder.
+        ValueError: naming the bad argument; an ``out`` holding another ladder, or this
+            ladder with other fit settings or another family (before anything trains).
 
     References: Hoffmann et al. 2022 (the law, IsoFLOP budgets); Kaplan et al. 2020 and
     Pearce & Song 2024 (parameter counts with and without embeddings).
@@ -455,9 +591,14 @@ def ladder(family: Callable, sizes, *, key, tokens_per_param=None, flops=None, r
     bayes = {**DEFAULT_BAYES, **(bayes or {})}
     if "key" in bayes:
         raise ValueError("bayes= must not hold key: the ladder derives the fits' keys from key=")
+    fit_settings = _fit_settings(bayes)
+    if bayes.get("family", Chinchilla) not in (Chinchilla, Kaplan):
+        raise ValueError(f"bayes['family'] must be Chinchilla or Kaplan (a law of N and D, what a ladder "
+                         f"measures), got {bayes['family']!r}")
     progress = sys.stderr.isatty() if progress is None else bool(progress)
     plan, models = _plan(family, sizes, tokens_per_param, flops, ratio_range, count)
-    settings = _settings(plan, count, float(level), int(checkpoints), key)
+    programs = None if out is None else _programs(plan, models, key)
+    settings = _settings(plan, count, float(level), int(checkpoints), key, fit_settings, programs)
     directory, records = _open(out, settings)
     posteriors = {}
 
@@ -465,18 +606,23 @@ def ladder(family: Callable, sizes, *, key, tokens_per_param=None, flops=None, r
         """The fit to rungs 0..rung: stored, or fitted now (and stored)."""
         if rung in posteriors:
             return posteriors[rung]
-        if directory is not None and _posterior_path(directory, rung).exists():
-            posteriors[rung] = Posterior.load(_posterior_path(directory, rung))
-            return posteriors[rung]
         runs = _finished_runs(plan, records, range(rung + 1), count)
+        path = None if directory is None else _posterior_path(directory, rung)
+        if path is not None and path.exists():
+            post = Posterior.load(path)
+            if runs is None or post.info.get("data_hash") != data_hash(runs):
+                raise ValueError(f"out: {path} was not fitted to the finished runs of rungs 0-{rung} in "
+                                 f"{_MANIFEST} (its data hash differs): remove it to refit")
+            posteriors[rung] = post
+            return post
         reason = _identifiable(runs, bayes)
         if reason is not None:
             records["notes"][str(rung)] = f"no fit after rung {rung}: {reason}"
             return None
         _say(progress, f"fitting the law to {len(runs)} runs of rungs 0-{rung} (NUTS) ...")
         post, messages = _fit(runs, key, rung, bayes)
-        if directory is not None:
-            post.save(_posterior_path(directory, rung))
+        if path is not None:
+            post.save(path)
         posteriors[rung] = post
         if messages:
             records["notes"][str(rung)] = f"fit after rung {rung}: " + " ".join(messages)

@@ -223,7 +223,7 @@ def test_console_script_parallel_chains_warn_and_exit_1(tmp_path):
     done = subprocess.run([*command, "fit", "chinchilla", "--drop-highest", "5", "--bayes", "--chains", "2",
                            "--warmup", "30", "--samples", "10", "--seed", "1", "--flops", "5.76e23",
                            "--save", str(tmp_path / "tiny")],
-                          capture_output=True, text=True, env=env, cwd=REPO, timeout=300, check=False)
+                          capture_output=True, text=True, env=env, cwd=REPO, timeout=1800, check=False)
     assert done.returncode == 1, done.stderr
     err = done.stderr.splitlines()
     assert err[0] == ("sampling the posterior of 240 runs: NUTS, 2 chains x (30 warm-up + 10 draws), "

@@ -11,6 +11,7 @@ import shutil
 import warnings
 
 import jax
+import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import pytest
@@ -49,13 +50,14 @@ class Synthetic:
         params, embedding = params_of(width)
 
         def init(key):
-            if self.fail_at_init is not None and len(self.inits) == self.fail_at_init:
-                raise KeyboardInterrupt("killed")
-            on_disk = None
-            if self.out is not None and (self.out / "ladder.json").exists():
-                on_disk = sorted(int(k) for k in json.loads((self.out / "ladder.json").read_text())["forecasts"])
-            self.inits.append((width, on_disk))
-            return 0, float(jax.random.normal(key))
+            if not isinstance(key, jax.core.Tracer):  # a run, not the ladder tracing the family
+                if self.fail_at_init is not None and len(self.inits) == self.fail_at_init:
+                    raise KeyboardInterrupt("killed")
+                on_disk = None
+                if self.out is not None and (self.out / "ladder.json").exists():
+                    on_disk = sorted(int(k) for k in json.loads((self.out / "ladder.json").read_text())["forecasts"])
+                self.inits.append((width, on_disk))
+            return 0, jax.random.normal(key)
 
         def step(state, i, num_steps):
             assert 0 <= i < num_steps
@@ -63,8 +65,7 @@ class Synthetic:
 
         def evaluate(state):
             with jax.enable_x64(True):
-                clean = float(TRUTH.loss(params + embedding, state[0] * TOKENS_PER_STEP))
-            return clean * float(np.exp(NOISE * state[1]))
+                return TRUTH.loss(params + embedding, state[0] * TOKENS_PER_STEP) * jnp.exp(NOISE * state[1])
 
         return sl.LadderModel(init, step, evaluate, params, embedding, TOKENS_PER_STEP)
 

@@ -3,6 +3,7 @@
 
 import math
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -337,5 +338,91 @@ def test_from_csv_bad_values_report_line(tmp_path):
 def test_from_csv_empty(tmp_path):
     with pytest.raises(ValueError, match="runs.csv: the file is empty"):
         Runs.from_csv(write(tmp_path, ""), MAPPING)
-    with pytest.raises(ValueError, match="runs.csv: Runs needs at least one run"):
+    with pytest.raises(ValueError, match="runs.csv: Runs needs at least one run; the file has a header and no data"):
         Runs.from_csv(write(tmp_path, HEADER + "\n"), MAPPING)
+
+
+# --- from_csv: malformed files are ValueErrors naming the file, the line and the column ----
+
+
+@pytest.mark.parametrize("cell", ["1e30", "-1e30", "9223372036854775808", "1e19"])
+def test_from_csv_group_beyond_int64(tmp_path, cell):
+    text = f"N,D,loss,group\n1e8,2e9,3.1,0\n1e9,2e10,2.6,{cell}\n"
+    with pytest.raises(ValueError, match=rf"runs.csv, line 3: column 'group' must be an integer label "
+                                         rf"between -2\^63 and 2\^63 - 1, got '{cell}'"):
+        Runs.from_csv(write(tmp_path, text), None)
+
+
+def test_from_csv_group_keeps_every_digit(tmp_path):
+    """Labels beyond float64's 2^53 stay distinct: read as integers, not through float."""
+    text = "N,D,loss,group\n1e8,2e9,3.1,9007199254740993\n1e9,2e10,2.6,9007199254740992\n"
+    runs = Runs.from_csv(write(tmp_path, text), None)
+    assert runs.group.tolist() == [9007199254740993, 9007199254740992]
+
+
+@pytest.mark.parametrize("label", [10**30, -(10**30), 2**63])
+def test_group_beyond_int64_is_a_value_error(label):
+    with pytest.raises(ValueError, match=r"group must be integer labels between -2\^63 and 2\^63 - 1, got group\[1\]="):
+        make(group=[0, label, 1])
+
+
+def test_from_csv_not_utf8(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("N,D,loss,note\n1e8,2e9,3.1,ok\n1e9,2e10,2.6,caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.csv, line 3: column 'note' is not UTF-8 text \(byte 0xe9\); "
+                                         r"save the file as UTF-8"):
+        Runs.from_csv(path, None)
+    path.write_bytes(b"N,D,lo\xffss\n1e8,2e9,3.1\n")
+    with pytest.raises(ValueError, match=r"latin1.csv, line 1: the header is not UTF-8 text \(byte 0xff\)"):
+        Runs.from_csv(path, None)
+
+
+def test_from_csv_huge_values(tmp_path):
+    with pytest.raises(ValueError, match=r"runs.csv, line 3: column 'N' must be finite, got '1e400'"):
+        Runs.from_csv(write(tmp_path, "N,D,loss\n1e8,2e9,3.1\n1e400,2e10,2.6\n"), None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning from numpy on the way
+        with pytest.raises(ValueError, match=r"runs.csv, line 3: flops = 6 N D \(columns 'N', 'D'\) must be finite "
+                                             r"and positive, got inf"):
+            Runs.from_csv(write(tmp_path, "N,D,loss\n1e8,2e9,3.1\n1e300,2e300,2.6\n"), None)
+        with pytest.raises(ValueError, match=r"runs.csv, line 2: D = flops / 6N \(columns 'flops', 'N'\) must be "
+                                             r"finite and positive, got 0.0"):
+            Runs.from_csv(write(tmp_path, "N,flops,loss\n1e300,1e-300,3.1\n"), None)
+
+
+def test_from_csv_header_only(tmp_path):
+    with pytest.raises(ValueError, match=r"runs.csv: Runs needs at least one run; the file has a header and no "
+                                         r"data rows"):
+        Runs.from_csv(write(tmp_path, "N,D,loss\n\n\n"), None)
+
+
+def test_from_csv_field_too_large(tmp_path):
+    text = "N,D,loss,note\n1e8,2e9,3.1,ok\n1e9,2e10,2.6," + "x" * 200_000 + "\n"
+    with pytest.raises(ValueError, match=r"runs.csv, line 3: .*field larger than field limit"):
+        Runs.from_csv(write(tmp_path, text), None)
+
+
+def test_from_csv_ragged_and_duplicated(tmp_path):
+    with pytest.raises(ValueError, match=r"runs.csv, line 3: 4 fields, the header has 3"):
+        Runs.from_csv(write(tmp_path, "N,D,loss\n1e8,2e9,3.1\n1e9,2e10,2.6,7\n"), None)
+    with pytest.raises(ValueError, match=r"runs.csv: column 'N' \(for N\) appears 2 times in the header"):
+        Runs.from_csv(write(tmp_path, "N,D,N,loss\n1e8,2e9,1e8,3.1\n"), None)
+
+
+@pytest.mark.parametrize("content, text", [
+    (b"N,D,loss,group\n1e8,2e9,3.1,0\n1e9,2e10,2.6,1e30\n", "line 3: column 'group' must be an integer label"),
+    (b"N,D,loss\n1e8,2e9,3.1\n1e9,2e10,2.6\xff\n", "line 3: column 'loss' is not UTF-8 text"),
+], ids=["group 1e30", "latin-1"])
+def test_cli_reports_a_malformed_csv_in_one_line(tmp_path, content, text):
+    import contextlib
+    import io
+
+    from scalinglaws_jax import cli
+
+    path = tmp_path / "runs.csv"
+    path.write_bytes(content)
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        status = cli.main(["fit", str(path), "--approach", "1"])
+    assert status == 2 and err.getvalue().count("\n") == 1
+    assert err.getvalue().startswith(f"scalinglaws: error: {path}, {text}"), err.getvalue()

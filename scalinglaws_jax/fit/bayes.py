@@ -44,6 +44,7 @@ import math
 import numbers
 import time
 import warnings
+import zipfile
 from pathlib import Path
 
 import jax
@@ -52,6 +53,7 @@ import numpy as np
 
 from .. import _validate
 from .._files import atomic_write
+from ..domain import Domain
 from ..laws import Chinchilla, ComputeLaw, DataConstrained, Kaplan
 from . import huber
 from .runs import Runs
@@ -325,18 +327,44 @@ def diagnostics(x) -> dict[str, float]:
 # the posterior
 
 
-def _describe(distribution) -> str:
-    """``Uniform(low=0.5, high=3.0)``: a distribution as text, for summaries and files."""
+def _describe(distribution, exact: bool = False) -> str:
+    """``Uniform(low=0.5, high=3)``: a distribution as text, for summaries and files.
+
+    ``exact`` writes every parameter in full precision (``Uniform(low=0.5, high=3.0)``)
+    and adds the base distribution and the transforms of one whose parameters do not
+    determine them (``TransformedDistribution``, truncations): text that tells apart any
+    two priors that differ.
+    """
     if isinstance(distribution, str):
         return distribution
-    args = []
-    for name in getattr(distribution, "arg_constraints", {}):
-        value = getattr(distribution, name, None)
-        if value is None:
-            continue
-        value = np.asarray(value)
-        args.append(f"{name}={value.item():g}" if value.size == 1 else f"{name}={value.tolist()}")
-    return f"{type(distribution).__name__}({', '.join(args)})"
+    number = repr if exact else "{:g}".format
+    args = {name: _value_text(value, number) for name, value in _parameters_of(distribution).items()}
+    base = getattr(distribution, "base_dist", None)
+    if exact and base is not None:
+        inherited = {name: _value_text(value, number) for name, value in _parameters_of(base).items()}
+        if any(args.get(name) != text for name, text in inherited.items()) or not inherited:
+            args["base_dist"] = _describe(base, exact=True)
+            transforms = getattr(distribution, "transforms", ())
+            if transforms:
+                args["transforms"] = f"[{', '.join(_transform_text(t) for t in transforms)}]"
+    return f"{type(distribution).__name__}({', '.join(f'{name}={text}' for name, text in args.items())})"
+
+
+def _parameters_of(distribution) -> dict:
+    return {name: getattr(distribution, name) for name in getattr(distribution, "arg_constraints", {})
+            if getattr(distribution, name, None) is not None}
+
+
+def _transform_text(transform) -> str:
+    """``AffineTransform(loc=1.0, scale=2.0)``: a transform and its numbers, in full."""
+    values = {name: value for name, value in sorted(vars(transform).items())
+                if isinstance(value, (numbers.Number, np.ndarray, jax.Array))}
+    return f"{type(transform).__name__}({', '.join(f'{k}={_value_text(v, repr)}' for k, v in values.items())})"
+
+
+def _value_text(value, number) -> str:
+    value = np.asarray(value, dtype=np.float64)
+    return number(value.item()) if value.size == 1 else str(value.tolist())
 
 
 @jax.jit
@@ -383,6 +411,9 @@ class Posterior:
         num_steps: int array (chains, samples): leapfrog steps per NUTS iteration (zeros
             for the approximations).
         info: plain-data metadata (data hash, reference sizes, timings, versions, ...).
+        domain: the ranges of N, D, compute and tokens per parameter of the runs the law
+            was fitted on (``Domain``), to tell a forecast inside them from an
+            extrapolation; None for a file saved without it.
     """
 
     law: Chinchilla | Kaplan | ComputeLaw | DataConstrained
@@ -394,6 +425,7 @@ class Posterior:
     diverging: np.ndarray
     num_steps: np.ndarray
     info: dict
+    domain: Domain | None = None
 
     @property
     def family(self) -> type:
@@ -563,9 +595,10 @@ class Posterior:
         """Write the draws to ``path`` (``.npz``, one array per parameter) and a JSON sidecar.
 
         The sidecar (same name, ``.json``) holds the law family, likelihood, priors as
-        text, pinned values, the data hash, the library version, the chains and draws, and
-        the SHA-256 of the ``.npz``. Both files are written atomically (temporary file,
-        then ``os.replace``). ``.npz`` is appended to ``path`` when missing.
+        text, pinned values, the data hash and domain of the runs, the library version,
+        the chains and draws, and the SHA-256 of the ``.npz``. Both files are written
+        atomically (temporary file, then ``os.replace``). ``.npz`` is appended to ``path``
+        when missing.
 
         Returns:
             the path of the ``.npz`` file.
@@ -588,7 +621,8 @@ class Posterior:
             "num_chains": self.num_chains,
             "num_samples": int(self.samples["sigma"].shape[1]),
             "npz_sha256": hashlib.sha256(blob).hexdigest(),
-            **{key: value for key, value in self.info.items() if key not in ("npz_sha256",)},
+            **({} if self.domain is None else {"domain": self.domain.to_dict()}),
+            **{key: value for key, value in self.info.items() if key not in _SIDECAR_FIELDS},
         }
         text = json.dumps(meta, indent=2, sort_keys=True, allow_nan=True)
         atomic_write(json_path, lambda handle: handle.write(text.encode("utf-8")))
@@ -598,43 +632,174 @@ class Posterior:
     def load(cls, path) -> Posterior:
         """Read a posterior written by ``save`` (never unpickles: ``allow_pickle=False``).
 
-        The sidecar's ``law`` names the family; a sidecar without it holds a Chinchilla
-        posterior.
+        Everything is checked before it is used: the sidecar is a JSON object of this
+        format whose law family is known, whose parameters are exactly the family's and
+        the likelihood's (each with a prior or a fixed value), and whose checksum matches
+        the ``.npz``; the ``.npz`` holds exactly those arrays, all of the sidecar's chains
+        x samples, the draws finite (sigma, nu and the scale parameters positive, pinned
+        parameters at their value), and the domain, when there is one, is valid. A
+        sidecar without ``law`` holds a Chinchilla posterior; one without ``domain``
+        loads with ``domain`` None.
 
         Raises:
-            ValueError: a missing or mismatched sidecar, an unknown format or law, missing
-                arrays, or arrays holding Python objects.
+            ValueError: naming the file and what is wrong with it.
         """
         npz_path, json_path = _paths(path)
-        if not json_path.exists():
-            raise ValueError(f"{npz_path}: no JSON sidecar {json_path.name} beside it")
-        meta = json.loads(json_path.read_text(encoding="utf-8"))
-        if meta.get("format") != _FORMAT:
-            raise ValueError(f"{json_path}: not a scalinglaws_jax posterior (format {meta.get('format')!r})")
+        meta = _read_sidecar(npz_path, json_path)
         family = _BY_NAME.get(meta.get("law", "Chinchilla"))
         if family is None:
             raise ValueError(f"{json_path}: law must be one of {', '.join(_BY_NAME)}, got {meta['law']!r}")
-        blob = npz_path.read_bytes()
-        if hashlib.sha256(blob).hexdigest() != meta.get("npz_sha256"):
+        spec = _SPECS[family]
+        method = _choice(json_path, meta, "method", _METHODS)
+        likelihood = _choice(json_path, meta, "likelihood", _LIKELIHOODS)
+        if "approximate" in meta and meta["approximate"] != (method != "nuts"):
+            raise ValueError(f"{json_path}: approximate={meta['approximate']!r} contradicts method={method!r}")
+        names = _parameters(json_path, meta, family, spec, likelihood)
+        priors, fixed = _priors_and_fixed(json_path, meta, names)
+        layout = tuple(_count(json_path, meta, name) for name in ("num_chains", "num_samples"))
+        digest = _field(json_path, meta, "npz_sha256", str)
+        domain = None
+        if "domain" in meta:
+            try:
+                domain = Domain.from_dict(meta["domain"])
+            except ValueError as error:
+                raise ValueError(f"{json_path}: {error}") from None
+        if hashlib.sha256(npz_path.read_bytes()).hexdigest() != digest:
             raise ValueError(f"{npz_path}: its SHA-256 does not match the one in {json_path.name}")
-        names = list(meta["parameters"])
-        try:
-            with np.load(npz_path, allow_pickle=False) as data:
-                arrays = {name: np.array(data[name]) for name in (*names, "diverging", "num_steps")}
-        except KeyError as error:
-            raise ValueError(f"{npz_path}: missing array {error}") from None
-        except ValueError as error:
-            raise ValueError(f"{npz_path}: refusing to load pickled objects ({error})") from None
+        arrays = _read_draws(npz_path, names, layout)
         for name in names:
-            if arrays[name].dtype.kind != "f":
-                raise ValueError(f"{npz_path}: array {name!r} has dtype {arrays[name].dtype}, expected floats")
+            values = arrays[name]
+            if not np.isfinite(values).all():
+                raise ValueError(f"{npz_path}: array {name!r} holds non-finite draws")
+            if (name in NOISE_PARAMS or name in spec.terms) and not (values > 0).all():
+                raise ValueError(f"{npz_path}: array {name!r} holds draws that are not positive")
+            if name in fixed and not (values == fixed[name]).all():
+                raise ValueError(f"{npz_path}: array {name!r} is not the fixed value {fixed[name]!r} "
+                                 f"of {json_path.name}")
+        if (arrays["num_steps"] < 0).any():
+            raise ValueError(f"{npz_path}: array 'num_steps' holds negative step counts")
         samples = {name: arrays[name] for name in names}
-        info = {key: value for key, value in meta.items()
-                if key not in ("format", "law", "parameters", "method", "approximate", "likelihood", "priors",
-                               "fixed", "num_chains", "num_samples")}
-        return cls(law=_to_law(family, samples), samples=samples, method=meta["method"], likelihood=meta["likelihood"],
-                   priors=dict(meta["priors"]), fixed=dict(meta["fixed"]), diverging=arrays["diverging"],
-                   num_steps=arrays["num_steps"], info=info)
+        info = {key: value for key, value in meta.items() if key not in _SIDECAR_FIELDS}
+        return cls(law=_to_law(family, samples), samples=samples, method=method, likelihood=likelihood,
+                   priors=priors, fixed=fixed, diverging=arrays["diverging"], num_steps=arrays["num_steps"],
+                   info=info, domain=domain)
+
+
+_SIDECAR_FIELDS = ("format", "law", "parameters", "method", "approximate", "likelihood", "priors", "fixed",
+                   "num_chains", "num_samples", "npz_sha256", "domain")
+"""The sidecar's fields that ``Posterior`` holds itself; the others are its ``info``."""
+
+
+def _read_sidecar(npz_path: Path, json_path: Path) -> dict:
+    """The sidecar's JSON object, after checking both files exist and the format tag."""
+    for file in (npz_path, json_path):
+        if file.is_dir():
+            raise ValueError(f"{file}: is a directory, not a saved posterior's file")
+    if not npz_path.exists():
+        raise ValueError(f"{npz_path}: no such file")
+    if not json_path.exists():
+        raise ValueError(f"{npz_path}: no JSON sidecar {json_path.name} beside it")
+    try:
+        meta = json.loads(json_path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{json_path}: not UTF-8 text (byte {error.start})") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{json_path}: not valid JSON ({error})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{json_path}: not a JSON object but a {type(meta).__name__}")
+    if meta.get("format") != _FORMAT:
+        raise ValueError(f"{json_path}: not a scalinglaws_jax posterior (format {meta.get('format')!r})")
+    return meta
+
+
+def _field(json_path: Path, meta: dict, name: str, kind):
+    if name not in meta:
+        raise ValueError(f"{json_path}: no {name!r} field")
+    value = meta[name]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ValueError(f"{json_path}: {name!r} must be a {kind.__name__}, got {value!r}")
+    return value
+
+
+def _choice(json_path: Path, meta: dict, name: str, choices) -> str:
+    value = _field(json_path, meta, name, str)
+    if value not in choices:
+        raise ValueError(f"{json_path}: {name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def _count(json_path: Path, meta: dict, name: str) -> int:
+    value = _field(json_path, meta, name, int)
+    if value < 1:
+        raise ValueError(f"{json_path}: {name!r} must be >= 1, got {value!r}")
+    return value
+
+
+def _parameters(json_path: Path, meta: dict, family, spec: _Spec, likelihood: str) -> list[str]:
+    """The sidecar's parameter names, which must be the family's and the likelihood's."""
+    names = _field(json_path, meta, "parameters", list)
+    expected = [*spec.params, "sigma", *(("nu",) if likelihood == "student_t" else ())]
+    if not all(isinstance(name, str) for name in names) or sorted(names) != sorted(expected):
+        missing = [name for name in expected if name not in names]
+        unexpected = [name for name in names if name not in expected]
+        raise ValueError(f"{json_path}: parameters {names!r} are not those of a {family.__name__} posterior with "
+                         f"a {likelihood} likelihood ({', '.join(expected)}): missing {missing}, "
+                         f"unexpected {unexpected}")
+    return expected
+
+
+def _priors_and_fixed(json_path: Path, meta: dict, names) -> tuple[dict, dict]:
+    """The priors (as text) and the fixed values: together, each parameter exactly once."""
+    priors = _field(json_path, meta, "priors", dict)
+    fixed = _field(json_path, meta, "fixed", dict)
+    for name, text in priors.items():
+        if name not in names or not isinstance(text, str):
+            raise ValueError(f"{json_path}: priors must map parameters {names} to text, got {name!r}: {text!r}")
+    for name, value in fixed.items():
+        if name not in names or isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                or not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{json_path}: fixed must map parameters {names} to finite positive numbers, "
+                             f"got {name!r}: {value!r}")
+    both = sorted(set(priors) & set(fixed))
+    if both:
+        raise ValueError(f"{json_path}: {both} have both a prior and a fixed value")
+    neither = [name for name in names if name not in priors and name not in fixed]
+    if neither:
+        raise ValueError(f"{json_path}: {neither} have neither a prior nor a fixed value")
+    return dict(priors), {name: float(value) for name, value in fixed.items()}
+
+
+def _read_draws(npz_path: Path, names, layout: tuple[int, int]) -> dict:
+    """The arrays of the ``.npz``: exactly ``names``, diverging and num_steps, each of shape
+    ``layout`` (chains, samples) and its kind."""
+    kinds = {**{name: ("f", "float") for name in names}, "diverging": ("b", "bool"),
+             "num_steps": ("iu", "integer")}
+    try:
+        data = np.load(npz_path, allow_pickle=False)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        raise ValueError(f"{npz_path}: not a readable .npz archive ({error})") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"{npz_path}: holds one array, not an .npz archive of draws")
+    with data:
+        missing = [name for name in kinds if name not in data.files]
+        unexpected = [name for name in data.files if name not in kinds]
+        if missing or unexpected:
+            raise ValueError(f"{npz_path}: missing arrays {missing}, unexpected arrays {unexpected}")
+        arrays = {}
+        for name, (kind, description) in kinds.items():
+            try:
+                value = np.array(data[name])
+            except (ValueError, zipfile.BadZipFile, OSError, EOFError, RuntimeError) as error:
+                if "allow_pickle" in str(error):
+                    raise ValueError(f"{npz_path}: refusing to load pickled objects in {name!r} ({error})") from None
+                raise ValueError(f"{npz_path}: array {name!r} is damaged ({error})") from None
+            if value.dtype.kind not in kind:
+                raise ValueError(f"{npz_path}: array {name!r} has dtype {value.dtype}, expected {description}")
+            if value.shape != layout:
+                raise ValueError(f"{npz_path}: array {name!r} has shape {value.shape}, the sidecar says "
+                                 f"{layout[0]} chain(s) x {layout[1]} samples")
+            arrays[name] = value
+    return arrays
 
 
 def _paths(path) -> tuple[Path, Path]:
@@ -741,6 +906,24 @@ def _check_int(name, value, low):
     return int(value)
 
 
+def _check_settings(family, *, num_chains, num_warmup, num_samples, method, priors, fixed, likelihood,
+                    chain_method, num_steps):
+    """``fit_bayes``'s checks of its settings (all but the runs, the key and dense_mass; a
+    ladder checks its refits' settings with it before it trains). Returns the family's spec, the complete
+    priors and fixed values, and (num_chains, num_warmup, num_samples, num_steps) as ints."""
+    spec = _resolve(family)
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    if likelihood not in _LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {_LIKELIHOODS}, got {likelihood!r}")
+    counts = (_check_int("num_chains", num_chains, 1), _check_int("num_warmup", num_warmup, 1),
+              _check_int("num_samples", num_samples, 4), _check_int("num_steps", num_steps, 1))
+    if chain_method is not None and chain_method not in _CHAIN_METHODS:
+        raise ValueError(f"chain_method must be None or one of {_CHAIN_METHODS}, got {chain_method!r}")
+    full_priors, full_fixed = _complete(family, spec, priors, fixed, likelihood)
+    return spec, full_priors, full_fixed, counts
+
+
 def fit_bayes(runs: Runs, family=Chinchilla, *, key, num_chains: int = 4, num_warmup: int = 1000,
               num_samples: int = 1000, method: str = "nuts", priors: dict | None = None,
               fixed: dict | None = None, likelihood: str = "student_t", dense_mass: bool = True,
@@ -823,18 +1006,9 @@ def fit_bayes(runs: Runs, family=Chinchilla, *, key, num_chains: int = 4, num_wa
     """
     if not isinstance(runs, Runs):
         raise TypeError(f"runs must be a Runs, got {type(runs).__name__}")
-    spec = _resolve(family)
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    if likelihood not in _LIKELIHOODS:
-        raise ValueError(f"likelihood must be one of {_LIKELIHOODS}, got {likelihood!r}")
-    num_chains = _check_int("num_chains", num_chains, 1)
-    num_warmup = _check_int("num_warmup", num_warmup, 1)
-    num_samples = _check_int("num_samples", num_samples, 4)
-    num_steps = _check_int("num_steps", num_steps, 1)
-    if chain_method is not None and chain_method not in _CHAIN_METHODS:
-        raise ValueError(f"chain_method must be None or one of {_CHAIN_METHODS}, got {chain_method!r}")
-    full_priors, full_fixed = _complete(family, spec, priors, fixed, likelihood)
+    spec, full_priors, full_fixed, (num_chains, num_warmup, num_samples, num_steps) = _check_settings(
+        family, num_chains=num_chains, num_warmup=num_warmup, num_samples=num_samples, method=method,
+        priors=priors, fixed=fixed, likelihood=likelihood, chain_method=chain_method, num_steps=num_steps)
     free = [name for name in (*spec.params, *NOISE_PARAMS) if name in full_priors]
     _check_identifiable(runs, family, spec, free)
 
@@ -875,7 +1049,8 @@ def fit_bayes(runs: Runs, family=Chinchilla, *, key, num_chains: int = 4, num_wa
         value.flags.writeable = False
     post = Posterior(law=_to_law(family, samples), samples=samples, method=method, likelihood=likelihood,
                      priors={name: _describe(prior) for name, prior in full_priors.items()},
-                     fixed=full_fixed, diverging=diverging, num_steps=steps, info=info)
+                     fixed=full_fixed, diverging=diverging, num_steps=steps, info=info,
+                     domain=Domain.from_runs(runs))
     if method == "nuts":
         _warn_if_doubtful(post, num_warmup, num_samples)
     return post

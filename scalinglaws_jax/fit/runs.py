@@ -7,28 +7,37 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import math
+import numbers
 import operator
+from pathlib import Path
 
 import numpy as np
 
 _FIELDS = ("N", "D", "loss", "flops", "weight", "group", "unique_tokens")
+_LABELS = "integer labels between -2^63 and 2^63 - 1"
+"""What a group label must be: it is stored as int64."""
 
 
 @dataclasses.dataclass(frozen=True)
 class _Bad:
-    """Where a ValueError from Runs came from: ``column[index] = value`` is not ``wanted``."""
+    """Where a ValueError from Runs came from: ``column[index] = value`` is not ``wanted``;
+    a derived column names its ``formula`` and the columns it was computed from."""
 
     column: str
     index: int
     value: float
     wanted: str
+    formula: str | None = None
+    sources: tuple[str, ...] = ()
 
 
-def _bad_value(column: str, index: int, value, wanted: str) -> ValueError:
+def _bad_value(column: str, index: int, value, wanted: str, formula=None, sources=()) -> ValueError:
     """A plain ValueError for users, carrying ``_Bad`` for from_csv / from_columns."""
-    error = ValueError(f"{column} must be {wanted}, got {column}[{index}]={value!r}")
-    error.bad = _Bad(column, index, value, wanted)
+    how = "" if formula is None else f" ({formula})"
+    error = ValueError(f"{column} must be {wanted}{how}, got {column}[{index}]={value!r}")
+    error.bad = _Bad(column, index, value, wanted, formula, sources)
     return error
 
 
@@ -90,10 +99,13 @@ class Runs:
             columns["weight"] = np.ones_like(N)
         elif not columns["weight"].sum() > 0:
             raise ValueError("weight must have a positive sum, got all zeros")
-        if "D" not in columns:
-            columns["D"] = _check("D", columns["flops"] / (6.0 * N), "finite and positive (flops / 6N)")
-        if "flops" not in columns:
-            columns["flops"] = _check("flops", 6.0 * N * columns["D"], "finite and positive (6 N D)")
+        with np.errstate(over="ignore", under="ignore"):  # an overflow to inf is reported below
+            if "D" not in columns:
+                columns["D"] = _check("D", columns["flops"] / (6.0 * N), "finite and positive",
+                                      formula="flops / 6N", sources=("flops", "N"))
+            if "flops" not in columns:
+                columns["flops"] = _check("flops", 6.0 * N * columns["D"], "finite and positive",
+                                          formula="6 N D", sources=("N", "D"))
         for name, value in columns.items():
             value.flags.writeable = False
             object.__setattr__(self, name, value)
@@ -186,12 +198,20 @@ class Runs:
                 up as themselves.
 
         Raises:
-            ValueError: a missing or duplicate column, or a row with the wrong number of
-                fields or a bad value (with the row's line number).
+            ValueError: naming the file, and the line and column where there is one: a
+                file that is not UTF-8, empty or without data rows; a missing or
+                duplicate column; a row with the wrong number of fields, a field the
+                ``csv`` module refuses, a value that is not a finite number (a group label
+                that is not an integer within int64), or compute 6 N D that overflows.
         """
         mapping = _mapping(columns)
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
+        data = Path(path).read_bytes()
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise ValueError(_not_utf8(path, data, error.start)) from None
+        reader = csv.reader(io.StringIO(text, newline=""))
+        try:
             try:
                 header = [name.strip() for name in next(reader)]
             except StopIteration:
@@ -208,19 +228,40 @@ class Runs:
                 if len(row) != len(header):
                     raise ValueError(f"{path}, line {line}: {len(row)} fields, the header has {len(header)}")
                 for name, i in index.items():
-                    values[name].append(_number(path, line, header[i], row[i], integer=name == "group"))
+                    parse = _label if name == "group" else _number
+                    values[name].append(parse(path, line, header[i], row[i]))
                 lines.append(line)
+        except csv.Error as error:
+            raise ValueError(f"{path}, line {reader.line_num}: {error}") from None
+        if not lines:
+            raise ValueError(f"{path}: Runs needs at least one run; the file has a header and no data rows")
         try:
             return cls(**{name: np.asarray(column) for name, column in values.items()})
         except ValueError as error:
             bad = getattr(error, "bad", None)
             if bad is None:
                 raise ValueError(f"{path}: {error}") from None
-            source = header[index[bad.column]] if bad.column in index else bad.column
+            if bad.formula is not None:
+                names = ", ".join(repr(header[index[name]]) for name in bad.sources)
+                raise ValueError(f"{path}, line {lines[bad.index]}: {bad.column} = {bad.formula} (columns {names}) "
+                                 f"must be {bad.wanted}, got {bad.value!r}") from None
             raise ValueError(
-                f"{path}, line {lines[bad.index]}: column {source!r} ({bad.column}) "
+                f"{path}, line {lines[bad.index]}: column {header[index[bad.column]]!r} ({bad.column}) "
                 f"must be {bad.wanted}, got {bad.value!r}"
             ) from None
+
+
+def _not_utf8(path, data: bytes, at: int) -> str:
+    """The message for a file that is not UTF-8 at byte offset ``at``: its line and column."""
+    line = data.count(b"\n", 0, at) + 1
+    problem = f"is not UTF-8 text (byte 0x{data[at]:02x}); save the file as UTF-8"
+    if line == 1:
+        return f"{path}, line 1: the header {problem}"
+    header = next(csv.reader([data[: data.index(b"\n")].decode("utf-8-sig", "replace")]), [])
+    start = data.rfind(b"\n", 0, at) + 1
+    field = len(next(csv.reader([data[start:at].decode("utf-8", "replace")]), [""])) - 1
+    column = repr(header[field].strip()) if 0 <= field < len(header) else f"{field + 1}"
+    return f"{path}, line {line}: column {column} {problem}"
 
 
 def _locate(names: list[str], mapping: dict[str, str], where: str, path=None) -> dict[str, str]:
@@ -266,24 +307,37 @@ def _require(found, names, prefix: str = "") -> None:
         )
 
 
-def _number(path, line: int, column: str, text: str, integer: bool):
+def _number(path, line: int, column: str, text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise ValueError(f"{path}, line {line}: column {column!r} is not a number: {text!r}") from None
-    if integer:
-        if not value.is_integer():
-            raise ValueError(f"{path}, line {line}: column {column!r} must be an integer label, got {text!r}")
-        return int(value)
     if not math.isfinite(value):
         raise ValueError(f"{path}, line {line}: column {column!r} must be finite, got {text!r}")
+    return value
+
+
+def _label(path, line: int, column: str, text: str) -> int:
+    """A group label: an integer, or an integer-valued number, within int64."""
+    try:
+        value = int(text)  # every digit, also beyond float64's 2^53
+    except ValueError:
+        value = None
+    if value is None:
+        number = _number(path, line, column, text)
+        if not number.is_integer():
+            raise ValueError(f"{path}, line {line}: column {column!r} must be an integer label, got {text!r}")
+        value = int(number)
+    if not -(2**63) <= value < 2**63:
+        raise ValueError(f"{path}, line {line}: column {column!r} must be an integer label "
+                         f"between -2^63 and 2^63 - 1, got {text!r}")
     return value
 
 
 def _column(name: str, value, *, allow_zero: bool = False) -> np.ndarray:
     try:
         array = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         raise ValueError(f"{name} must hold numbers: {error}") from None
     if array.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array, got shape {array.shape}")
@@ -291,29 +345,42 @@ def _column(name: str, value, *, allow_zero: bool = False) -> np.ndarray:
     return _check(name, array, wanted, allow_zero=allow_zero)
 
 
-def _check(name: str, array: np.ndarray, wanted: str, *, allow_zero: bool = False) -> np.ndarray:
+def _check(name: str, array: np.ndarray, wanted: str, *, allow_zero: bool = False, formula=None,
+           sources=()) -> np.ndarray:
     ok = np.isfinite(array) & ((array >= 0) if allow_zero else (array > 0))
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
-        raise _bad_value(name, i, array[i].item(), wanted)
+        raise _bad_value(name, i, array[i].item(), wanted, formula, sources)
     return array
 
 
 def _group(value) -> np.ndarray:
-    array = np.array(value)
+    array = np.array(value)  # dtype object for Python ints beyond 64 bits
     if array.ndim != 1:
         raise ValueError(f"group must be a 1-D array of integer labels, got shape {array.shape}")
-    if np.issubdtype(array.dtype, np.integer):
-        return array.astype(np.int64)
-    if np.issubdtype(array.dtype, np.floating):
-        ok = np.isfinite(array) & (np.abs(array) < 2.0**63)
+    if array.dtype == object and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in array):
+        inside = np.array([-(2**63) <= v < 2**63 for v in array], bool)
+    elif np.issubdtype(array.dtype, np.integer):
+        inside = array <= np.iinfo(np.int64).max if array.dtype == np.uint64 else np.ones(array.shape, bool)
+    elif np.issubdtype(array.dtype, np.floating):
+        ok = np.isfinite(array)
         ok[ok] = array[ok] == np.round(array[ok])
         if not ok.all():
             i = int(np.flatnonzero(~ok)[0])
             raise _bad_value("group", i, array[i].item(), "integer labels")
-        return array.astype(np.int64)
-    example = f" (group[0]={array[0].item()!r})" if len(array) else ""
-    raise ValueError(
-        f"group must hold integer labels, got dtype {array.dtype}{example}; "
-        "map names to integers first, e.g. np.unique(names, return_inverse=True)[1]"
-    )
+        inside = np.abs(array) < 2.0**63
+    else:
+        example = f" (group[0]={_plain(array[0])!r})" if len(array) else ""
+        raise ValueError(
+            f"group must hold integer labels, got dtype {array.dtype}{example}; "
+            "map names to integers first, e.g. np.unique(names, return_inverse=True)[1]"
+        )
+    if not inside.all():
+        i = int(np.flatnonzero(~inside)[0])
+        raise _bad_value("group", i, _plain(array[i]), _LABELS)
+    return array.astype(np.int64)
+
+
+def _plain(value):
+    """A NumPy scalar as the Python value it holds (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
