@@ -26,12 +26,10 @@ Units: N in parameters, D in tokens, compute in FLOPs, loss in nats per token.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import inspect
 import json
 import math
 import numbers
-import re
 import sys
 import time
 import warnings
@@ -40,8 +38,8 @@ from typing import Callable
 
 import jax
 import numpy as np
-from jax.extend.core import ClosedJaxpr, Jaxpr
 
+from ._computation import program_digest
 from ._files import atomic_write
 from .fit.bayes import Posterior, _check_settings, _describe, data_hash, default_priors, fit_bayes
 from .fit.runs import Runs
@@ -371,37 +369,9 @@ def _programs(plan, models, key) -> list[dict]:
         init, state = trace("init", model.init, key)
         step, _ = trace("step", lambda state: model.step(state, 0, run.num_steps), state)
         evaluate, _ = trace("evaluate", model.evaluate, state)
-        programs.append({"size": run.size, **{name: _program_digest(jaxpr) for name, jaxpr in
+        programs.append({"size": run.size, **{name: program_digest(jaxpr) for name, jaxpr in
                                                zip(_PROGRAMS, (init, step, evaluate))}})
     return programs
-
-
-def _program_digest(closed: ClosedJaxpr) -> str:
-    """SHA-256 of a traced program: its text (memory addresses removed) and the values of
-    every constant it closes over, its sub-programs' included."""
-    digest = hashlib.sha256(re.sub(r"0x[0-9a-fA-F]+", "0x", str(closed)).encode())
-    for constant in _constants(closed):
-        if isinstance(constant, jax.Array) and jax.dtypes.issubdtype(constant.dtype, jax.dtypes.prng_key):
-            constant = jax.random.key_data(constant)
-        array = np.asarray(constant)
-        digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(np.ascontiguousarray(array).tobytes() if array.dtype != object else repr(array).encode())
-    return digest.hexdigest()
-
-
-def _constants(program):
-    """The constants of a (closed) jaxpr and of every jaxpr in its equations' parameters."""
-    if isinstance(program, ClosedJaxpr):
-        yield from program.consts
-        program = program.jaxpr
-    for equation in program.eqns:
-        stack = list(equation.params.values())
-        while stack:
-            value = stack.pop()
-            if isinstance(value, (ClosedJaxpr, Jaxpr)):
-                yield from _constants(value)
-            elif isinstance(value, (list, tuple)):
-                stack.extend(value)
 
 
 def _key_data(key) -> list[int]:

@@ -39,7 +39,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import sys
 import time
 import warnings
@@ -50,8 +49,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.extend.core import ClosedJaxpr, Jaxpr
 
+from ._computation import array_bytes, program_digest
 from ._files import atomic_write, stale_temporaries
 
 REDUCTIONS = ("quantiles", "mean", "none")
@@ -66,7 +65,6 @@ _FORMAT = "scalinglaws_jax.sweep/2"
 _MANIFEST = "manifest.json"
 _RECORD = "__sweep_chunk__"
 """The name, in each chunk file, of its record: the sweep's digest, its index, its contents' digest."""
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _AXIS = "scenarios"
 _MAX_AXIS = 2**30
 
@@ -322,39 +320,11 @@ def _computation(fn, names, law, dtype) -> str:
     def one(scenario, law):
         return fn(law, **scenario) if law is not None else fn(**scenario)
 
-    closed = jax.make_jaxpr(one)({name: scalar for name in names}, one_law)
-    digest = hashlib.sha256(_ADDRESS.sub("", str(closed)).encode())
-    for constant in _constants(closed):
-        digest.update(_array_bytes(constant))
-    return digest.hexdigest()
-
-
-def _constants(program):
-    """The constants of a closed jaxpr and of every jaxpr in its equations' parameters (an
-    inner ``jax.jit`` keeps its own)."""
-    if isinstance(program, ClosedJaxpr):
-        yield from program.consts
-        program = program.jaxpr
-    for equation in program.eqns:
-        stack = list(equation.params.values())
-        while stack:
-            value = stack.pop()
-            if isinstance(value, (ClosedJaxpr, Jaxpr)):
-                yield from _constants(value)
-            elif isinstance(value, (list, tuple)):
-                stack.extend(value)
-
-
-def _array_bytes(value) -> bytes:
-    """dtype, shape and contents of an array (a PRNG key array by its key data)."""
-    if jax.dtypes.issubdtype(value.dtype, jax.dtypes.prng_key):
-        value = jax.random.key_data(value)
-    array = np.asarray(value)
-    return f"{array.dtype.str}{array.shape}".encode() + np.ascontiguousarray(array).tobytes()
+    return program_digest(jax.make_jaxpr(one)({name: scalar for name in names}, one_law))
 
 
 def _array_digest(values) -> str:
-    return hashlib.sha256(_array_bytes(np.asarray(values))).hexdigest()
+    return hashlib.sha256(array_bytes(np.asarray(values))).hexdigest()
 
 
 def _law_digest(law) -> str:
@@ -503,7 +473,7 @@ def _arrays_digest(arrays: dict) -> str:
     digest = hashlib.sha256()
     for name in sorted(arrays):
         digest.update(name.encode())
-        digest.update(_array_bytes(arrays[name]))
+        digest.update(array_bytes(arrays[name]))
     return digest.hexdigest()
 
 
