@@ -18,6 +18,7 @@ from .laws import (
     DataConstrained,
     Kaplan,
 )
+from ._validate import Status
 from .allocate import (
     DEFAULT_BUDGETS,
     Allocation,

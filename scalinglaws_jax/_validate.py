@@ -8,15 +8,29 @@ reports bad items as NaN plus a status code instead.
 
 from __future__ import annotations
 
+import enum
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-# Status codes carried by every solver result (see ``Allocation.status``).
-OK = 0
-INFEASIBLE = 1
-NOT_CONVERGED = 2
-INVALID_INPUT = 3
+
+class Status(enum.IntEnum):
+    """Status codes carried by every solver result (``Allocation.status``).
+
+    OK: the optimality condition was checked at the answer. INFEASIBLE: no plan exists
+    (target loss at or below E, or an optimum needing less than one parameter or one
+    token). NOT_CONVERGED: no answer could be verified (the search failed, or a value left
+    the dtype's range). INVALID_INPUT: NaN, infinite or non-positive input.
+    """
+
+    OK = 0
+    INFEASIBLE = 1
+    NOT_CONVERGED = 2
+    INVALID_INPUT = 3
+
+
+OK, INFEASIBLE, NOT_CONVERGED, INVALID_INPUT = (int(status) for status in Status)
 
 
 def is_concrete(*trees) -> bool:
@@ -33,16 +47,54 @@ def first_bad(name: str, values: np.ndarray, bad: np.ndarray) -> str:
     return f"{name}[{', '.join(map(str, index))}]={values[index].item()!r}"
 
 
-def floats(*values):
-    """``values`` in the floating dtype JAX promotes them to (6ND overflows even int64).
+def floats(**named):
+    """The named values in the floating dtype JAX promotes them to (6ND overflows even int64).
 
-    Python scalars become Python floats, so they stay weakly typed as in JAX arithmetic.
+    Python scalars become Python floats, so they stay weakly typed as in JAX arithmetic;
+    lists and tuples become arrays. With concrete values, a finite value beyond the range
+    of that dtype (1e39 with x64 off) raises ``ValueError`` naming the argument.
     """
-    dtype = jnp.result_type(*values, float)
+    values = {
+        name: np.asarray(value, dtype=float) if isinstance(value, (list, tuple)) else value
+        for name, value in named.items()
+    }
+    dtype = jax.dtypes.canonicalize_dtype(jnp.result_type(*values.values(), float))
+    largest = float(jnp.finfo(dtype).max)
+    for name, value in values.items():
+        if is_concrete(value):
+            magnitude = np.abs(np.asarray(value, dtype=float))
+            beyond = np.isfinite(magnitude) & (magnitude > largest)
+            if beyond.any():
+                raise ValueError(
+                    f"{first_bad(name, np.asarray(value, dtype=float), beyond)} is beyond the {dtype.name} range "
+                    f"(largest {largest:.3g}); enable float64 with jax.config.update('jax_enable_x64', True)"
+                )
     return tuple(
         float(value) if isinstance(value, (int, float)) else jnp.asarray(value, dtype)
-        for value in values
+        for value in values.values()
     )
+
+
+def check_representable(what: str, result, valid, **inputs) -> None:
+    """Raise ``ValueError`` where ``result`` overflowed although its inputs were valid.
+
+    ``what`` names the quantity (e.g. "training_flops = 6 N D"); ``valid`` masks the items
+    whose inputs were valid. Tracers are not checked (the caller puts NaN there instead).
+    """
+    if not is_concrete(result, valid, *inputs.values()):
+        return
+    result = np.asarray(result)
+    overflow = np.broadcast_to(np.asarray(valid), result.shape) & ~np.isfinite(result)
+    if overflow.any():
+        index = tuple(int(i) for i in np.argwhere(overflow)[0])
+        given = ", ".join(
+            f"{name}={np.broadcast_to(np.asarray(value, dtype=float), result.shape)[index].item():.6g}"
+            for name, value in inputs.items()
+        )
+        largest = float(jnp.finfo(result.dtype).max)
+        hint = ("; enable float64 with jax.config.update('jax_enable_x64', True)"
+                if result.dtype != np.float64 else "")
+        raise ValueError(f"{what} overflows {result.dtype.name} (largest {largest:.3g}) at {given}{hint}")
 
 
 def check_positive(name: str, value, *, allow_zero: bool = False) -> None:

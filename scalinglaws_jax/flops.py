@@ -1,10 +1,12 @@
 """FLOPs and cost accounting: training and inference FLOPs, parameter counts, hardware.
 
 Units: N in parameters, D and tokens in tokens, compute in FLOPs, time in GPU-hours,
-money in dollars. Every numeric function is elementwise (inputs broadcast by NumPy rules),
-returns a floating array even for integer inputs (6ND overflows 64-bit integers), and
-works under ``jit``, ``vmap`` and ``grad``: with concrete inputs a bad value raises
-``ValueError``, under a transformation the bad item is NaN.
+money in dollars. Every numeric function is elementwise (inputs broadcast by NumPy rules;
+numbers, lists, NumPy or JAX arrays), returns a floating array even for integer inputs
+(6ND overflows 64-bit integers), and works under ``jit``, ``vmap`` and ``grad``: with
+concrete inputs a bad value raises ``ValueError``, under a transformation the bad item is
+NaN. A result beyond the range of its dtype (6 N D above 3.4e38 in float32) is an error
+too: ``ValueError`` with concrete inputs, NaN under a transformation, never inf.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ def _bad_fraction(value) -> jax.Array:
     return ~((value > 0) & (value <= 1))
 
 
+def _result(what: str, value, bad, **inputs):
+    """``value`` with NaN where an input is bad or the value overflowed; an overflow with
+    concrete, valid inputs raises ``ValueError`` naming ``what`` and the inputs."""
+    _validate.check_representable(what, value, ~bad, **inputs)
+    return jnp.where(bad | ~jnp.isfinite(value), jnp.nan, value)
+
+
 def _check_fraction(name: str, value) -> None:
     """Raise ``ValueError`` unless every element of ``value`` is in (0, 1]."""
     if not _validate.is_concrete(value):
@@ -44,25 +53,26 @@ def training_flops(N, D):
         N: parameters.
         D: training tokens.
 
-    Returns: FLOPs (NaN where N or D is invalid).
+    Returns: FLOPs (NaN where N or D is invalid, or where 6 N D overflows the dtype under
+    a transformation; with concrete inputs an overflow raises ``ValueError``).
 
     References: Kaplan et al. 2020, sec. 2.1; Hoffmann et al. 2022, appendix F.
     """
     _validate.check_positive("N", N)
     _validate.check_positive("D", D)
     _validate.check_broadcastable(N=N, D=D)
-    N, D = _validate.floats(N, D)
-    return jnp.where(_validate.invalid(N, D), jnp.nan, 6.0 * N * D)
+    N, D = _validate.floats(N=N, D=D)
+    return _result("training_flops = 6 N D", 6.0 * N * D, _validate.invalid(N, D), N=N, D=D)
 
 
-def _per_token(flops_per_param, N, tokens):
+def _per_token(what, flops_per_param, N, tokens):
     """Checked ``flops_per_param * N * tokens`` with tokens allowed to be 0."""
     _validate.check_positive("N", N)
     _validate.check_positive("tokens", tokens, allow_zero=True)
     _validate.check_broadcastable(N=N, tokens=tokens)
-    N, tokens = _validate.floats(N, tokens)
+    N, tokens = _validate.floats(N=N, tokens=tokens)
     bad = _validate.invalid(N) | _validate.invalid(tokens, allow_zero=True)
-    return jnp.where(bad, jnp.nan, flops_per_param * N * tokens)
+    return _result(what, flops_per_param * N * tokens, bad, N=N, tokens=tokens)
 
 
 def forward_flops(N, tokens):
@@ -76,7 +86,7 @@ def forward_flops(N, tokens):
 
     References: Kaplan et al. 2020, sec. 2.1; Hoffmann et al. 2022, appendix F.
     """
-    return _per_token(2.0, N, tokens)
+    return _per_token("forward_flops = 2 N tokens", 2.0, N, tokens)
 
 
 def backward_flops(N, tokens):
@@ -90,7 +100,7 @@ def backward_flops(N, tokens):
 
     References: Kaplan et al. 2020, sec. 2.1; Hoffmann et al. 2022, appendix F.
     """
-    return _per_token(4.0, N, tokens)
+    return _per_token("backward_flops = 4 N tokens", 4.0, N, tokens)
 
 
 def inference_flops(N, tokens):
@@ -105,7 +115,7 @@ def inference_flops(N, tokens):
     References: Kaplan et al. 2020, sec. 2.1; Sardana et al. 2023, "Beyond Chinchilla-
     Optimal: Accounting for Inference in Language Model Scaling Laws", sec. 2.
     """
-    return _per_token(2.0, N, tokens)
+    return _per_token("inference_flops = 2 N tokens", 2.0, N, tokens)
 
 
 def transformer_params(n_layers, d_model, vocab_size, n_ctx=0, *, embeddings=True):
@@ -140,13 +150,15 @@ def transformer_params(n_layers, d_model, vocab_size, n_ctx=0, *, embeddings=Tru
     _validate.check_broadcastable(
         n_layers=n_layers, d_model=d_model, vocab_size=vocab_size, n_ctx=n_ctx
     )
-    n_layers, d_model, vocab_size, n_ctx = _validate.floats(n_layers, d_model, vocab_size, n_ctx)
+    n_layers, d_model, vocab_size, n_ctx = _validate.floats(
+        n_layers=n_layers, d_model=d_model, vocab_size=vocab_size, n_ctx=n_ctx
+    )
     params = 12.0 * n_layers * d_model**2
     if embeddings:
         params = params + (vocab_size + n_ctx) * d_model
     bad = _validate.invalid(n_layers, d_model, vocab_size)
     bad = bad | _validate.invalid(n_ctx, allow_zero=True)
-    return jnp.where(bad, jnp.nan, params)
+    return _result("transformer_params", params, bad, n_layers=n_layers, d_model=d_model)
 
 
 def kaplan_flops_per_token(n_layers, d_model, n_ctx):
@@ -167,9 +179,10 @@ def kaplan_flops_per_token(n_layers, d_model, n_ctx):
     for name, value in (("n_layers", n_layers), ("d_model", d_model), ("n_ctx", n_ctx)):
         _validate.check_positive(name, value)
     _validate.check_broadcastable(n_layers=n_layers, d_model=d_model, n_ctx=n_ctx)
-    n_layers, d_model, n_ctx = _validate.floats(n_layers, d_model, n_ctx)
+    n_layers, d_model, n_ctx = _validate.floats(n_layers=n_layers, d_model=d_model, n_ctx=n_ctx)
     flops = 2.0 * n_layers * d_model * (12.0 * d_model + n_ctx)
-    return jnp.where(_validate.invalid(n_layers, d_model, n_ctx), jnp.nan, flops)
+    bad = _validate.invalid(n_layers, d_model, n_ctx)
+    return _result("kaplan_flops_per_token", flops, bad, n_layers=n_layers, d_model=d_model, n_ctx=n_ctx)
 
 
 @jax.tree_util.register_dataclass
@@ -220,7 +233,9 @@ def _flops_rate(name, amount, peak_flops_per_s, mfu, price_per_hour=1.0):
     _validate.check_broadcastable(
         **{name: amount}, peak_flops_per_s=peak, mfu=mfu, price_per_hour=price_per_hour
     )
-    amount, peak, mfu, price = _validate.floats(amount, peak, mfu, price_per_hour)
+    amount, peak, mfu, price = _validate.floats(
+        **{name: amount}, peak_flops_per_s=peak, mfu=mfu, price_per_hour=price_per_hour
+    )
     bad = _validate.invalid(amount, peak, price) | _bad_fraction(mfu)
     return amount, SECONDS_PER_HOUR * peak * mfu / price, bad
 
@@ -238,7 +253,7 @@ def flops_to_gpu_hours(flops, peak_flops_per_s, mfu):
     References: Chowdhery et al. 2022, "PaLM", appendix B (model FLOPs utilisation).
     """
     flops, rate, bad = _flops_rate("flops", flops, peak_flops_per_s, mfu)
-    return jnp.where(bad, jnp.nan, flops / rate)
+    return _result("flops_to_gpu_hours", flops / rate, bad, flops=flops)
 
 
 def gpu_hours_to_flops(gpu_hours, peak_flops_per_s, mfu):
@@ -254,7 +269,7 @@ def gpu_hours_to_flops(gpu_hours, peak_flops_per_s, mfu):
     References: Chowdhery et al. 2022, "PaLM", appendix B (model FLOPs utilisation).
     """
     gpu_hours, rate, bad = _flops_rate("gpu_hours", gpu_hours, peak_flops_per_s, mfu)
-    return jnp.where(bad, jnp.nan, gpu_hours * rate)
+    return _result("gpu_hours_to_flops", gpu_hours * rate, bad, gpu_hours=gpu_hours)
 
 
 def flops_to_dollars(flops, peak_flops_per_s, mfu, price_per_hour):
@@ -271,7 +286,7 @@ def flops_to_dollars(flops, peak_flops_per_s, mfu, price_per_hour):
     References: Chowdhery et al. 2022, "PaLM", appendix B (model FLOPs utilisation).
     """
     flops, rate, bad = _flops_rate("flops", flops, peak_flops_per_s, mfu, price_per_hour)
-    return jnp.where(bad, jnp.nan, flops / rate)
+    return _result("flops_to_dollars", flops / rate, bad, flops=flops)
 
 
 def dollars_to_flops(dollars, peak_flops_per_s, mfu, price_per_hour):
@@ -288,7 +303,7 @@ def dollars_to_flops(dollars, peak_flops_per_s, mfu, price_per_hour):
     References: Chowdhery et al. 2022, "PaLM", appendix B (model FLOPs utilisation).
     """
     dollars, rate, bad = _flops_rate("dollars", dollars, peak_flops_per_s, mfu, price_per_hour)
-    return jnp.where(bad, jnp.nan, dollars * rate)
+    return _result("dollars_to_flops", dollars * rate, bad, dollars=dollars)
 
 
 def pf_days_to_flops(pf_days):
@@ -297,8 +312,8 @@ def pf_days_to_flops(pf_days):
     References: Kaplan et al. 2020, sec. 1.3 (compute in PF-days).
     """
     _validate.check_positive("pf_days", pf_days)
-    (pf_days,) = _validate.floats(pf_days)
-    return jnp.where(_validate.invalid(pf_days), jnp.nan, pf_days * PF_DAY)
+    (pf_days,) = _validate.floats(pf_days=pf_days)
+    return _result("pf_days_to_flops", pf_days * PF_DAY, _validate.invalid(pf_days), pf_days=pf_days)
 
 
 def flops_to_pf_days(flops):
@@ -307,5 +322,5 @@ def flops_to_pf_days(flops):
     References: Kaplan et al. 2020, sec. 1.3 (compute in PF-days).
     """
     _validate.check_positive("flops", flops)
-    (flops,) = _validate.floats(flops)
+    (flops,) = _validate.floats(flops=flops)
     return jnp.where(_validate.invalid(flops), jnp.nan, flops / PF_DAY)

@@ -32,12 +32,15 @@ def _masked(value, *inputs):
     return jnp.where(_validate.invalid(*inputs), jnp.nan, value)
 
 
-def _checked(law, **inputs) -> None:
-    """Eager checks shared by every ``loss``: law parameters, inputs, shapes."""
+def _checked(law, **inputs):
+    """Eager checks shared by every ``loss``: law parameters, inputs, shapes; returns the
+    inputs as floating values (lists become arrays)."""
     _validate.check_law(law)
     for name, value in inputs.items():
         _validate.check_positive(name, value)
     _validate.check_broadcastable(**inputs)
+    values = _validate.floats(**inputs)
+    return values if len(values) > 1 else values[0]
 
 
 @_law
@@ -61,7 +64,7 @@ class Chinchilla:
 
     def loss(self, N, D):
         """Loss of a model with N parameters trained on D tokens (NaN where invalid)."""
-        _checked(self, N=N, D=D)
+        N, D = _checked(self, N=N, D=D)
         value = self.E + self.A * jnp.power(N, -self.alpha) + self.B * jnp.power(D, -self.beta)
         return _masked(value, N, D)
 
@@ -104,23 +107,23 @@ class Kaplan:
 
     def loss(self, N, D):
         """Joint loss of a model with N non-embedding parameters trained on D tokens."""
-        _checked(self, N=N, D=D)
+        N, D = _checked(self, N=N, D=D)
         inner = jnp.power(self.N_c / N, self.alpha_N / self.alpha_D) + self.D_c / D
         return _masked(jnp.power(inner, self.alpha_D), N, D)
 
     def loss_N(self, N):
         """Loss of N non-embedding parameters trained to convergence (no data limit)."""
-        _checked(self, N=N)
+        N = _checked(self, N=N)
         return _masked(jnp.power(self.N_c / N, self.alpha_N), N)
 
     def loss_D(self, D):
         """Loss after D tokens for a model large enough not to limit it."""
-        _checked(self, D=D)
+        D = _checked(self, D=D)
         return _masked(jnp.power(self.D_c / D, self.alpha_D), D)
 
     def loss_C(self, flops):
         """Loss on the compute-efficient frontier at ``flops`` (C_min, FLOPs)."""
-        _checked(self, flops=flops)
+        flops = _checked(self, flops=flops)
         return _masked(jnp.power(self.C_c / flops, self.alpha_C), flops)
 
     def _constraints(self):
@@ -156,19 +159,29 @@ class ComputeLaw:
 
     def loss(self, flops):
         """Loss reached with ``flops`` of training compute (FLOPs)."""
-        _checked(self, flops=flops)
+        flops = _checked(self, flops=flops)
         return _masked(self.E + jnp.power(self.C0 / flops, self.alpha), flops)
 
     def flops_for_loss(self, loss):
-        """Training FLOPs needed to reach ``loss``; NaN where loss <= E (unreachable)."""
-        _checked(self, loss=loss)
+        """Training FLOPs needed to reach ``loss``; NaN where loss <= E (unreachable).
+
+        A budget beyond the dtype's range raises ``ValueError`` with concrete inputs and is
+        NaN under a transformation."""
+        loss = _checked(self, loss=loss)
         _validate.check_reachable(loss, self.E)
         reducible = loss - self.E
         flops = self.C0 * jnp.power(jnp.where(reducible > 0, reducible, jnp.nan), -1.0 / self.alpha)
-        return _masked(flops, loss)
+        _validate.check_representable("ComputeLaw.flops_for_loss", flops, reducible > 0, loss=loss)
+        return _masked(jnp.where(jnp.isfinite(flops), flops, jnp.nan), loss)
 
     def _constraints(self):
         return (("E", True), ("C0", False), ("alpha", False))
+
+
+def _excess_ratio(x, part):
+    """x / part - 1 for 0 < part <= x, formed in logs: its derivative never multiplies
+    x by d part (which overflows float32 for x ~ 1e23)."""
+    return jnp.expm1(jnp.log(x) - jnp.log(part))
 
 
 @_law
@@ -205,7 +218,7 @@ class DataConstrained:
     def effective_tokens(self, D, unique_tokens):
         """D': the unique-data equivalent of D tokens drawn from ``unique_tokens``."""
         unique = jnp.minimum(unique_tokens, D)
-        repeats = D / unique - 1.0
+        repeats = _excess_ratio(D, unique)
         return unique - unique * self.R_D * jnp.expm1(-repeats / self.R_D)
 
     def effective_params(self, N, D, unique_tokens):
@@ -214,12 +227,12 @@ class DataConstrained:
         unique_D = jnp.minimum(unique_tokens, D)
         n_opt = G * jnp.power(G * unique_D, self.beta / self.alpha)
         unique = jnp.minimum(N, n_opt)
-        excess = N / unique - 1.0
+        excess = _excess_ratio(N, unique)
         return unique - unique * self.R_N * jnp.expm1(-excess / self.R_N)
 
     def loss(self, N, D, unique_tokens):
         """Loss of N parameters trained on D tokens drawn from ``unique_tokens`` tokens."""
-        _checked(self, N=N, D=D, unique_tokens=unique_tokens)
+        N, D, unique_tokens = _checked(self, N=N, D=D, unique_tokens=unique_tokens)
         n_eff = self.effective_params(N, D, unique_tokens)
         d_eff = self.effective_tokens(D, unique_tokens)
         value = self.E + self.A * jnp.power(n_eff, -self.alpha) + self.B * jnp.power(d_eff, -self.beta)

@@ -145,10 +145,26 @@ def test_compute_law_has_no_split():
 # lifetime budgets and inference-aware plans
 
 
+def lifetime_reference(law, flops, tokens):
+    """(N, D) at the stationary point of L on 6 N D + 2 N T = C, by scipy's brentq on
+    N dL/dN = -alpha x + beta y (D + T/3) / D over log D (float64)."""
+    def condition(w):
+        D = np.exp(w)
+        N = flops / (6 * (D + tokens / 3))
+        return -law.alpha * law.A * N**-law.alpha + law.beta * law.B * D**-law.beta * (1 + tokens / (3 * D))
+
+    w = optimize.brentq(condition, -200.0, 200.0, xtol=1e-14)
+    return flops / (6 * (np.exp(w) + tokens / 3)), np.exp(w)
+
+
 @PROPERTY
 @given(law=laws, flops=budgets, tokens=inference)
 def test_lifetime_budget_constraint_and_neighbours(law, flops, tokens):
     plan = sl.compute_optimal(law, flops, inference_tokens=tokens)
+    if int(plan.status) == 1:  # infeasible only where the optimum is less than 1 parameter or 1 token
+        N, D = lifetime_reference(law, flops, tokens)
+        assert N < 1 or D < 1
+        return
     assert int(plan.status) == 0
     assert rel(plan.lifetime_flops, flops) < 1e-10
     for factor in (0.95, 0.999, 1.001, 1.05):
@@ -224,13 +240,20 @@ def test_kaplan_inference_optimal_reaches_target():
 
 
 def test_data_constrained_matches_scipy():
+    # scipy's argmin, then its smallest and largest N within the flat tolerance (brentq).
     law = sl.MUENNIGHOFF_2023
+    tolerance = sl.allocate.FLAT_TOLERANCE
     for flops, unique in ((1e21, 1e11), (1e22, 25e9), (1e23, 1e10)):
         objective = lambda s: float(law.loss(np.exp(s), flops / (6 * np.exp(s)), unique))
         best = optimize.minimize_scalar(objective, bounds=(15, 30), method="bounded", options={"xatol": 1e-10})
+        edge = lambda s: objective(s) - (1 + tolerance) * best.fun
+        low = optimize.brentq(edge, 15, best.x, xtol=1e-12)
+        high = optimize.brentq(edge, best.x, 30, xtol=1e-12)
         plan = sl.data_constrained_optimal(law, flops, unique)
         assert int(plan.status) == 0
-        assert float(np.log(plan.N)) == pytest.approx(best.x, abs=1e-5)
+        assert float(np.log(plan.N)) == pytest.approx(low, abs=1e-6)
+        assert float(np.log(plan.N_flat_max)) == pytest.approx(high, abs=1e-6)
+        assert low < best.x - 1e-5  # the smallest model within the tolerance, not the argmin
         assert float(plan.epochs) == pytest.approx(float(plan.D) / unique)
 
 
@@ -238,7 +261,42 @@ def test_data_constrained_with_plenty_of_data_is_compute_optimal():
     law = sl.MUENNIGHOFF_2023
     plan = sl.data_constrained_optimal(law, 1e21, 1e15)
     free = sl.compute_optimal(law, 1e21)
-    assert rel(plan.N, free.N) < 1e-6 and float(plan.epochs) < 1
+    assert float(plan.epochs) < 1
+    # Within the flat tolerance of the compute-optimal loss, with a model at most
+    # sqrt(2 tol L / L'') smaller (~3e-4 in log N for this law).
+    assert 0 <= float(plan.loss - free.loss) <= sl.allocate.FLAT_TOLERANCE * float(free.loss) * (1 + 1e-6)
+    assert 0.999 * float(free.N) < float(plan.N) < float(free.N) < float(plan.N_flat_max)
+
+
+@pytest.mark.parametrize("flops", [1e24, 1e26, 1e28])
+def test_data_constrained_flat_loss_gives_the_smallest_model_and_the_flat_range(flops):
+    # Muennighoff et al.'s law with 25e9 unique tokens: beyond ~1e24 FLOPs the loss is
+    # flat (within 1e-9) over orders of magnitude of N; every budget buys the same loss.
+    law, unique = sl.MUENNIGHOFF_2023, 25e9
+    plan = sl.data_constrained_optimal(law, flops, unique)
+    assert int(plan.status) == 0
+    s = np.linspace(np.log(1e9), np.log(flops / 6 / 1e9), 20001)
+    curve = np.asarray(law.loss(np.exp(s), flops / (6 * np.exp(s)), unique))
+    inside = np.exp(s[curve <= curve.min() * (1 + sl.allocate.FLAT_TOLERANCE)])
+    assert float(plan.N) == pytest.approx(inside.min(), rel=2e-3)
+    assert float(plan.N_flat_max) == pytest.approx(inside.max(), rel=2e-3)
+    assert float(plan.loss) <= curve.min() * (1 + sl.allocate.FLAT_TOLERANCE) * (1 + 1e-15)
+    start = np.sqrt(flops / 6)  # where the search starts
+    assert abs(np.log(float(plan.N) / start)) > 1
+
+
+def test_data_constrained_plan_is_a_pytree_under_jit_vmap_grad():
+    law = sl.MUENNIGHOFF_2023
+    flops = jnp.array([1e22, 1e26])
+    eager = sl.data_constrained_optimal(law, flops, 25e9)
+    chex.assert_trees_all_close(jax.jit(sl.data_constrained_optimal)(law, flops, 25e9), eager, rtol=1e-12)
+    mapped = jax.vmap(sl.data_constrained_optimal, (None, 0, None))(law, flops, 25e9)
+    chex.assert_trees_all_close(mapped, eager, rtol=1e-12)
+    for field in ("N", "N_flat_max"):
+        grad = jax.grad(lambda c: jnp.log(getattr(sl.data_constrained_optimal(law, c, 25e9), field)))(1e26)
+        h = 1e-4 * 1e26
+        up, down = (np.log(getattr(sl.data_constrained_optimal(law, 1e26 + d, 25e9), field)) for d in (h, -h))
+        assert float(grad) == pytest.approx(float(up - down) / (2 * h), rel=1e-3), field
 
 
 def test_scarce_data_buys_bigger_models_and_more_epochs():
@@ -451,11 +509,74 @@ def test_numeric_solver_reports_no_interior_optimum():
     class SizeOnly:
         A: float
 
-        def loss(self, N, D):  # more parameters always help: the optimum is D = 1 token
+        def loss(self, N, D):  # more parameters always help: the optimum is below D = 1 token
             return self.A / N + 0 * D
 
     plan = jax.jit(lambda c: sl.compute_optimal(SizeOnly(1.0), c, method="numeric"))(1e20)
-    assert int(plan.status) == 2 and np.isnan(plan.N)
+    assert int(plan.status) == sl.Status.INFEASIBLE and np.isnan(plan.N)
+
+
+def test_numeric_solver_never_settles_on_a_non_finite_derivative():
+    @jax.tree_util.register_dataclass
+    @dataclasses.dataclass(frozen=True)
+    class Broken:
+        A: float
+
+        def loss(self, N, D):  # a finite loss whose derivative is NaN everywhere (0 / 0)
+            return self.A / N + self.A / D + jnp.sqrt(jnp.abs(N - N))
+
+    plan = sl.compute_optimal(Broken(1.0), jnp.array([1e20, 1e24]), method="numeric")
+    assert plan.status.tolist() == [sl.Status.NOT_CONVERGED] * 2 and np.isnan(plan.N).all()
+
+
+@pytest.mark.parametrize("flops", [1e-3, 5.0, 10.0])
+def test_tiny_budgets_are_infeasible_not_a_fraction_of_a_parameter(flops):
+    # No plan below 1 parameter or 1 token is reported ok: these budgets' optima have
+    # N* = 0.01 (C / 6)^0.5 < 1 (or C < 6 FLOPs, not one parameter on one token).
+    law = sl.Chinchilla(E=1.0, A=50.0, B=5000.0, alpha=0.5, beta=0.5)  # N* = 0.01 (C / 6)^0.5
+    for method in ("closed", "numeric"):
+        plan = sl.compute_optimal(law, flops, method=method)
+        assert int(plan.status) == sl.Status.INFEASIBLE and np.isnan(plan.N), method
+    assert int(sl.compute_optimal(sl.KAPLAN_2020, 10.0).status) == sl.Status.INFEASIBLE
+    lifetime = sl.compute_optimal(law, 1e15, inference_tokens=1e15)  # 2 N T > C for any N >= 1
+    assert int(lifetime.status) == sl.Status.INFEASIBLE
+    easy = sl.inference_optimal(law, 1000.0)  # reached by a model of 0.01 parameters
+    assert int(easy.status) == sl.Status.INFEASIBLE
+
+
+def test_solvers_accept_python_lists_and_tuples():
+    law = sl.EPOCH_2024
+    reference = sl.compute_optimal(law, jnp.array([1e20, 1e21]))
+    for budgets in ([1e20, 1e21], (1e20, 1e21), [10**20, 10**21]):
+        chex.assert_trees_all_close(sl.compute_optimal(law, budgets), reference, rtol=1e-14)
+        chex.assert_trees_all_close(sl.compute_optimal(law, budgets, method="numeric").N, reference.N, rtol=1e-8)
+    chex.assert_trees_all_close(sl.compute_optimal(law, [1e20, 1e21], inference_tokens=[0.0, 1e12]),
+                                sl.compute_optimal(law, jnp.array([1e20, 1e21]), inference_tokens=jnp.array([0.0, 1e12])))
+    chex.assert_trees_all_close(sl.inference_optimal(law, [2.0, 2.1], [0, 1e12]),
+                                sl.inference_optimal(law, jnp.array([2.0, 2.1]), jnp.array([0.0, 1e12])))
+    chex.assert_trees_all_close(sl.flops_for_loss(law, [2.0, 2.1]), sl.flops_for_loss(law, jnp.array([2.0, 2.1])))
+    chex.assert_trees_all_close(sl.data_constrained_optimal(sl.MUENNIGHOFF_2023, [1e21, 1e22], [25e9]),
+                                sl.data_constrained_optimal(sl.MUENNIGHOFF_2023, jnp.array([1e21, 1e22]), 25e9))
+    assert np.allclose(sl.budget_table(law, [1e20, 1e21])["N"], reference.N)
+    with pytest.raises(ValueError, match=r"flops\[1\]"):
+        sl.compute_optimal(law, [1e20, -1.0])
+
+
+@pytest.mark.float32
+def test_float32_budget_beyond_its_range_is_named():
+    with jax.enable_x64(False):
+        with pytest.raises(ValueError, match=r"flops=1e\+39 is beyond the float32 range"):
+            sl.compute_optimal(sl.EPOCH_2024, 1e39)
+
+
+@pytest.mark.float32
+def test_float32_overflowing_plan_is_not_ok():
+    # The least compute for a loss 1e-4 above E overflows float32: status 2, never inf.
+    with jax.enable_x64(False):
+        law = jax.tree_util.tree_map(jnp.float32, sl.Chinchilla(E=1.0, A=50.0, B=4000.0, alpha=0.16, beta=0.16))
+        plan = sl.inference_optimal(law, jnp.float32(1.0001))
+        flops = sl.flops_for_loss(law, jnp.float32(1.0001))
+    assert int(plan.status) == sl.Status.NOT_CONVERGED and np.isnan(plan.training_flops) and np.isnan(flops)
 
 
 # ----------------------------------------------------------------------------------

@@ -220,6 +220,25 @@ def test_unique_tokens_equals_data_constrained_optimal(capsys):
     assert_close(column(result, "loss"), plan.loss)
 
 
+def test_flat_data_constrained_loss_is_reported(capsys):
+    # Muennighoff et al.'s law with 25e9 unique tokens: from ~1e26 FLOPs every N from
+    # ~1.2e11 on has the same loss; the plan is the smallest such model.
+    argv = ("plan", "--law", "muennighoff-2023", "--flops", "1e24,1e26,1e28", "--unique-tokens", "25e9")
+    status, out, err = run(capsys, *argv, "--json")
+    result = json.loads(out)
+    plan = sl.data_constrained_optimal(sl.MUENNIGHOFF_2023, np.array([1e24, 1e26, 1e28]), 25e9)
+    assert_close(column(result, "N"), plan.N)
+    assert_close(column(result, "N_flat_max"), plan.N_flat_max)
+    flat = [note for note in result["notes"] if "the loss is flat" in note]
+    assert len(flat) == 2 and flat[0].startswith("row 2 (C = 1e26, U = 2.5e10): the loss is flat from N = 116B to N = 2.58T")
+    assert "more compute buys nothing with 25B unique tokens" in flat[1]
+    status, out, err = run(capsys, *argv)
+    assert "note: row 3 (C = 1e28, U = 2.5e10): the loss is flat from N = 116B to N = 258T" in out
+    assert "flat up to" in out
+    # 1e28 FLOPs on 25e9 tokens is 5.7e5 epochs, D 1.6e4x beyond Muennighoff et al.'s runs.
+    assert status == 1 and "row 3 (C = 1e28, U = 2.5e10) lies far outside" in err
+
+
 def test_muennighoff_without_unique_tokens_is_its_chinchilla_form(capsys):
     result = run_json(capsys, "plan", "--law", "muennighoff-2023", "--flops", "1e23")
     assert_close(column(result, "N"), sl.compute_optimal(sl.MUENNIGHOFF_2023.chinchilla, 1e23).N)
@@ -407,6 +426,44 @@ def test_help_states_units_and_defaults(capsys):
         assert text in out
 
 
+# ----------------------------------------------------------------------------------
+# plans beyond the range the law was fitted on
+
+
+def test_plan_far_outside_the_fitted_range_warns_and_exits_1(capsys):
+    # A 497K-parameter model at 40 million tokens per parameter (the fitted runs: 57M-16B
+    # parameters, 0.46-341 tokens per parameter).
+    status, out, err = run(capsys, "plan", "--flops", "1e22", "--inference-tokens", "1e16")
+    assert status == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("scalinglaws: warning: row 1 (C = 1e22, T = 1e16) lies far outside")
+    assert "N = 4.97e5 is 115x below the fitted range of N (5.73e7-1.62e10)" in lines[0]
+    assert "D/N = 4.01e7 is 1.18e5x above the fitted range of D/N (0.456-341)" in lines[0]
+    assert "(scalinglaws fit)" in lines[0]
+    status, out, err = run(capsys, "plan", "--flops", "1e22", "--inference-tokens", "1e16", "--json")
+    result = json.loads(out)
+    assert status == 1 and result["warnings"] == [lines[0].removeprefix("scalinglaws: warning: ")]
+    row = result["domain"]["rows"][0]
+    assert row["row"] == 1 and row["far"] and row["extrapolation"]["tokens_per_param"] == pytest.approx(1.176e5, rel=1e-3)
+    assert result["domain"]["ranges"] == sl.domain.PRESET_DOMAINS["epoch-2024"].to_dict()
+
+
+def test_ordinary_extrapolation_is_a_note_and_exits_0(capsys):
+    status, out, err = run(capsys, "plan", "--flops", "1e25")
+    assert status == 0 and err == ""
+    assert "note: row 1 (C = 1e25) extrapolates epoch-2024 beyond its fitted runs: N = 3.12e11 is 19.3x above" in out
+    result = run_json(capsys, "table")
+    assert result["warnings"] == [] and [row["row"] for row in result["domain"]["rows"]] == [5, 6, 7]
+    assert not any(row["far"] for row in result["domain"]["rows"])
+
+
+def test_many_rows_outside_are_counted_not_listed(capsys):
+    status, out, err = run(capsys, "table", "--flops", "1e8:1e12:20")
+    warnings = err.strip().splitlines()
+    assert status == 1 and len(warnings) == cli._plan.MAX_DOMAIN_LINES + 1
+    assert warnings[-1] == "scalinglaws: warning: and 15 more rows like these (see --json)"
+
+
 def test_failed_row_exits_1_with_warning(capsys):
     result = {"rows": [{"status": 0}, {"status": 2}]}
     assert cli._exit_status(result) == 1
@@ -430,7 +487,7 @@ def test_engineering_notation():
 
 def _subprocess(*argv):
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, timeout=120, check=False)
+    return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, timeout=1800, check=False)
 
 
 def test_module_runs_in_float64():

@@ -50,7 +50,7 @@ EXPECTED = {
     ],
     "data_constrained.py": [
         "unique 25e9) = 2.2256",  # Muennighoff et al. 2023 (DESIGN.md)
-        "1e+24  5.55e+10     3e+12  120.1 2.1559 |  9.22e+10  1.81e+12 2.0107 |   1.8%",
+        "1e+24  5.54e+10  3.01e+12  120.3 2.1559 |  9.22e+10  1.81e+12 2.0107 |   1.8%",
         "     4                                82%              93%",
     ],
     "kaplan_vs_chinchilla.py": [

@@ -294,3 +294,36 @@ def test_mfu_of_one_and_zero_tokens_are_valid():
     assert np.isfinite(fl.flops_to_gpu_hours(1e24, fl.H100, 1.0))
     assert float(fl.backward_flops(7e10, 0)) == 0.0
     assert float(fl.transformer_params(1, 64, 100, 0)) == 12 * 64**2 + 100 * 64
+
+
+# Lists and overflow.
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS, ids=lambda fn: fn.__name__)
+def test_lists_and_tuples_work_like_arrays(fn):
+    scales = [0.5, 1.0, 2.0]
+    as_lists = [[value * s for s in scales] for value in VALID[fn].values()]
+    expected = fn(*(jnp.asarray(v) for v in as_lists))
+    np.testing.assert_allclose(fn(*as_lists), expected, rtol=1e-15)
+    np.testing.assert_allclose(fn(*(tuple(v) for v in as_lists)), expected, rtol=1e-15)
+
+
+def test_training_flops_overflow_raises_not_inf():
+    with pytest.raises(ValueError, match=r"training_flops = 6 N D overflows float64 .* N=1e\+200, D=1e\+200"):
+        fl.training_flops(1e200, 1e200)
+    with pytest.raises(ValueError, match=r"inference_flops = 2 N tokens overflows float64"):
+        fl.inference_flops([1e9, 1e300], 1e10)
+    out = jax.jit(fl.training_flops)(jnp.array([7e10, 1e200]), 1e200)
+    assert np.isfinite(out[0]) and np.isnan(out[1])
+
+
+@pytest.mark.float32
+def test_float32_training_flops_overflow_raises_not_inf():
+    with jax.enable_x64(False):
+        with pytest.raises(ValueError, match=r"overflows float32 \(largest 3.4e\+38\) at N=1e\+20, D=1e\+20; enable float64"):
+            fl.training_flops(jnp.float32(1e20), jnp.float32(1e20))
+        with pytest.raises(ValueError, match=r"N=1e\+39 is beyond the float32 range"):
+            fl.training_flops(1e39, 1.0)
+        out = jax.jit(fl.training_flops)(jnp.float32(1e20), jnp.float32(1e20))
+        assert out.dtype == jnp.float32 and np.isnan(out)
+        assert float(fl.training_flops(jnp.float32(1e18), jnp.float32(5e19))) == pytest.approx(3e38, rel=1e-6)

@@ -156,3 +156,36 @@ def test_presets_match_design():
     assert (law.E, law.A, law.B) == pytest.approx((1.8691, 520.82, 1487.72), rel=1e-4)
     assert sl.KAPLAN_2020.C_c == pytest.approx(3.1e8 * 8.64e19)
     assert math.isclose(sl.PF_DAY, 8.64e19)
+
+
+def test_losses_accept_lists_and_tuples():
+    N, D = [1e9, 7e10], (2e10, 1.4e12)
+    for law in (sl.HOFFMANN_2022, sl.KAPLAN_2020):
+        np.testing.assert_allclose(law.loss(N, D), law.loss(jnp.asarray(N), jnp.asarray(D)), rtol=1e-15)
+    np.testing.assert_allclose(sl.MUENNIGHOFF_2023.loss(N, D, [25e9]), sl.MUENNIGHOFF_2023.loss(jnp.asarray(N), jnp.asarray(D), 25e9))
+    compute = sl.ComputeLaw(E=1.7, C0=1e10, alpha=0.05)
+    np.testing.assert_allclose(compute.flops_for_loss([1.8, 1.9]), compute.flops_for_loss(jnp.array([1.8, 1.9])))
+    np.testing.assert_allclose(sl.KAPLAN_2020.loss_C([1e21, 1e23]), sl.KAPLAN_2020.loss_C(jnp.array([1e21, 1e23])))
+
+
+def test_compute_law_overflow_raises_not_inf():
+    law = sl.ComputeLaw(E=1.7, C0=1e10, alpha=0.01)  # (1e-5)^-100 FLOPs
+    with pytest.raises(ValueError, match="ComputeLaw.flops_for_loss overflows float64"):
+        law.flops_for_loss(1.7 + 1e-5)
+    assert np.isnan(jax.jit(law.flops_for_loss)(1.7 + 1e-5))
+
+
+@pytest.mark.float32
+def test_float32_data_constrained_derivative_is_finite_for_huge_models():
+    # N / U_N - 1 is formed in logs: its derivative does not multiply N ~ 1e23 by dU_N.
+    law = sl.DataConstrained(E=1.41, A=1387.5, B=961.0, alpha=0.219, beta=0.343, R_D=19.6, R_N=2.92)
+    with jax.enable_x64(False):
+        law = jax.tree_util.tree_map(jnp.float32, law)
+        log_half = jnp.log(jnp.float32(4.9e34 / 6))
+
+        def loss(s):
+            return law.loss(jnp.exp(s), jnp.exp(log_half - s), jnp.float32(2.53e12))
+
+        s = jnp.linspace(20.0, 78.0, 59, dtype=jnp.float32)
+        slopes = jax.jvp(loss, (s,), (jnp.ones_like(s),))[1]  # forward mode, as the solvers use
+    assert np.isfinite(slopes).all()

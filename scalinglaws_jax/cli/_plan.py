@@ -10,15 +10,17 @@ import numpy as np
 
 from ..allocate import (
     DEFAULT_BUDGETS,
+    FLAT_TOLERANCE,
     budget_table,
     compute_optimal,
     data_constrained_optimal,
     inference_optimal,
 )
+from ..domain import FAR_OUTSIDE, PRESET_DOMAINS
 from ..flops import ACCELERATORS, dollars_to_flops, inference_flops, training_flops
 from ..laws import PRESETS, DataConstrained, Kaplan
 from ._arguments import _fraction, _positive, _subcommand, _value_list
-from ._render import _rows
+from ._render import _rows, engineering
 
 DEFAULT_LAW = "epoch-2024"
 DEFAULT_GPU = "h100"
@@ -29,6 +31,13 @@ PRICE_PER_GPU_HOUR = {"a100": 1.50, "h100": 2.00, "h200": 3.00}
 CALCULATOR_TOLERANCE = 1e-3
 """Relative disagreement allowed between --flops and 6 * --params * --tokens."""
 
+FLAT_NOTE = 2.0
+"""A data-limited plan gets a note that its loss is flat when the largest model within the
+flat tolerance is at least this many times its N."""
+
+MAX_DOMAIN_LINES = 5
+"""Rows beyond the fitted range described one by one; the rest are counted in one line."""
+
 
 _VALUES_HELP = (
     "Numbers take lists and ranges: '1e21,1e22' gives one row per value, and\n"
@@ -37,7 +46,22 @@ _VALUES_HELP = (
     "several options pair up element by element; a single value applies to every row.\n"
 )
 
-_EXIT_HELP = "exit status: 0 ok; 1 some row did not solve (see its status column); 2 usage error.\n"
+def _short(x: float) -> str:
+    """3 significant digits with a short exponent: 1e22, 2.5e10, 1e3, 341."""
+    mantissa, _, exponent = f"{x:.3g}".partition("e")
+    return mantissa + (f"e{int(exponent)}" if exponent else "")
+
+
+_EXIT_HELP = (
+    "Plans beyond the range of N, D, compute and tokens per parameter the law was fitted on\n"
+    f"get a note; plans far beyond it (N or D {_short(FAR_OUTSIDE['N'])}x, compute C = 6ND "
+    f"{_short(FAR_OUTSIDE['flops'])}x, or tokens\n"
+    f"per parameter {_short(FAR_OUTSIDE['tokens_per_param'])}x beyond the fitted range) get a warning: "
+    "a doubtful result.\n"
+    "\n"
+    "exit status: 0 ok; 1 some row did not solve (see its status column) or lies far outside\n"
+    "the fitted range; 2 usage error.\n"
+)
 
 _PLAN_DESCRIPTION = (
     "Plan a training run with a scaling law. Modes:\n"
@@ -52,7 +76,9 @@ _PLAN_DESCRIPTION = (
     "  calculator  any two of --flops, --params, --tokens: the third from C = 6 N D and the\n"
     "              law's predicted loss for that N and D (not an optimal plan).\n"
     "  data-limited  --law muennighoff-2023 --flops C --unique-tokens U: the best plan\n"
-    "              when only U unique tokens exist, repeating them for several epochs.\n"
+    "              when only U unique tokens exist, repeating them for several epochs: the\n"
+    "              smallest model within a relative 1e-9 of the least loss, and the largest\n"
+    "              (flat up to); far apart where repeated data leave the loss flat.\n"
     "\n" + _VALUES_HELP
 )
 
@@ -96,8 +122,9 @@ def _add_common(command: argparse.ArgumentParser) -> None:
         "--json",
         action="store_true",
         help="print one JSON object instead of a table: the law's name and parameters, "
-        "notes, and one object per row with plain numbers (null for NaN) and, where "
-        "given, status (0 ok, 1 infeasible, 2 not converged, 3 invalid input)",
+        "notes, warnings, the range the law was fitted on and how many times beyond it "
+        "each row lies (domain), and one object per row with plain numbers (null for NaN) "
+        "and, where given, status (0 ok, 1 infeasible, 2 not converged, 3 invalid input)",
     )
 
 
@@ -218,9 +245,18 @@ def _data_limited_plan(args, law, budget, purchase) -> dict:
     flops, unique = _paired(flops=budget, unique_tokens=args.unique_tokens)
     plan = data_constrained_optimal(law, flops, unique)
     rows = _rows({**_spent(args), "flops": flops, "unique_tokens": unique, **_plan_columns(plan),
-                  "epochs": plan.epochs, "status": plan.status})
-    title = "compute-optimal plan with limited unique data (6 N D = FLOPs)"
-    return _result(args, title, rows, purchase=purchase)
+                  "epochs": plan.epochs, "N_flat_max": plan.N_flat_max, "status": plan.status})
+    title = (f"compute-optimal plan with limited unique data (6 N D = FLOPs): the smallest model within "
+             f"{FLAT_TOLERANCE:g} (relative) of the least loss, and the largest (flat up to)")
+    result = _result(args, title, rows, purchase=purchase)
+    for i, row in enumerate(rows):
+        if row["status"] == 0 and row["N_flat_max"] >= FLAT_NOTE * row["N"]:
+            result["notes"].append(
+                f"{_label(args, row, i)}: the loss is flat from N = {engineering(row['N'])} to N = "
+                f"{engineering(row['N_flat_max'])}: more compute buys nothing with "
+                f"{engineering(row['unique_tokens'])} unique tokens (the plan is the smallest of these models)"
+            )
+    return result
 
 
 def _lifetime_plan(args, law, budget, purchase) -> dict:
@@ -340,9 +376,48 @@ def _law_notes(args) -> list[str]:
     return []
 
 
+def _label(args, row: dict, i: int) -> str:
+    """``row 3 (C = 1e22, T = 1e16)``: a row's number and the inputs that define it."""
+    shown = {"dollars": lambda x: f"${x:,.0f}", "flops": lambda x: f"C = {_short(x)}",
+             "inference_tokens": lambda x: f"T = {_short(x)}", "unique_tokens": lambda x: f"U = {_short(x)}"}
+    if getattr(args, "loss", None) is not None:  # target mode: the loss is an input
+        shown = {"loss": lambda x: f"loss {x:.4g}", **shown}
+    parts = [show(row[name]) for name, show in shown.items() if row.get(name) is not None]
+    return f"row {i + 1}" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def _domain(args, rows) -> tuple[list[str], list[str], dict]:
+    """Notes on rows beyond the range the law was fitted on, warnings on rows far beyond it
+    (``FAR_OUTSIDE``), and the JSON record of both."""
+    domain = PRESET_DOMAINS[args.law]
+    N = np.array([np.nan if row["N"] is None else row["N"] for row in rows])
+    D = np.array([np.nan if row["D"] is None else row["D"] for row in rows])
+    factors, far = domain.extrapolation(N, D), domain.is_far(N, D)
+    record = {"ranges": domain.to_dict(), "far_outside": dict(FAR_OUTSIDE), "rows": []}
+    notes, warnings = [], []
+    for i in range(len(rows)):
+        phrases = domain.describe(N[i], D[i]) if np.isfinite(N[i] * D[i]) else []
+        if not phrases:
+            continue
+        record["rows"].append({"row": i + 1, "far": bool(far[i]),
+                               "extrapolation": {name: float(factor[i]) for name, factor in factors.items()}})
+        if far[i]:
+            warnings.append(f"{_label(args, rows[i], i)} lies far outside the runs {args.law} was fitted on "
+                            f"({'; '.join(phrases)}): a doubtful plan; fit a law on runs nearer to it "
+                            "(scalinglaws fit) before relying on it")
+        else:
+            notes.append(f"{_label(args, rows[i], i)} extrapolates {args.law} beyond its fitted runs: {'; '.join(phrases)}")
+    for lines in (notes, warnings):
+        if len(lines) > MAX_DOMAIN_LINES:
+            lines[MAX_DOMAIN_LINES:] = [f"and {len(lines) - MAX_DOMAIN_LINES} more rows like these (see --json)"]
+    return notes, warnings, record
+
+
 def _result(args, title, rows, purchase=None, comparison=None) -> dict:
-    """The JSON-ready result of a command: the law, notes, rows and optional parts."""
+    """The JSON-ready result of a command: the law, notes, warnings, the fitted range and
+    how far each row lies beyond it, rows and optional parts."""
     law = PRESETS[args.law]
+    notes, warnings, domain = _domain(args, rows)
     result = {
         "command": args.command,
         "title": title,
@@ -351,7 +426,9 @@ def _result(args, title, rows, purchase=None, comparison=None) -> dict:
             "family": type(law).__name__,
             "parameters": {field.name: float(getattr(law, field.name)) for field in dataclasses.fields(law)},
         },
-        "notes": _law_notes(args),
+        "notes": _law_notes(args) + notes,
+        "warnings": warnings,
+        "domain": domain,
         "rows": rows,
     }
     if purchase is not None:

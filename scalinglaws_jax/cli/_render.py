@@ -58,6 +58,7 @@ _COLUMNS = {
     "D": ("tokens", engineering),
     "tokens_per_param": ("tokens/param", _formatter(".1f")),
     "epochs": ("epochs", _formatter(".2f")),
+    "N_flat_max": ("flat up to", engineering),
     "training_flops": ("training FLOPs", _formatter(".2e")),
     "inference_flops": ("inference FLOPs", _formatter(".2e")),
     "lifetime_flops": ("lifetime FLOPs", _formatter(".2e")),
