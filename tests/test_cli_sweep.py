@@ -190,3 +190,26 @@ def test_a_damaged_chunk_is_a_note_not_a_traceback(tmp_path):
     result = json.loads(out)
     assert any("chunk-00000001.npz" in note and "computing it again" in note for note in result["notes"])
     assert "resumed: 4 chunk(s)" in " ".join(result["notes"])
+
+
+def test_scenarios_beyond_the_fitted_runs_are_counted():
+    status, out, err = call("sweep", "--flops", "1e19:1e26:7", "--inference-tokens", "0,1e16", "--json")
+    assert status == 0, err
+    result = json.loads(out)
+    N = np.array([row["N"] for row in result["rows"]])
+    D = np.array([row["D"] for row in result["rows"]])
+    domain = sl.domain.PRESET_DOMAINS["epoch-2024"]
+    assert result["domain"]["ranges"] == domain.to_dict()
+    assert 0 < result["domain"]["far"] < result["domain"]["beyond"] <= 14
+    assert result["domain"]["far"] == int(domain.is_far(N, D).sum())  # the summary rows are the whole grid here
+    assert any(re.match(r"\d+ of 14 scenario\(s\) extrapolate epoch-2024 beyond the runs it was fitted on, "
+                        r"\d+ of them far outside", note) for note in result["notes"]), result["notes"]
+
+
+def test_a_posterior_sweep_is_measured_against_its_own_runs(posterior_path):
+    status, out, err = call("sweep", "--law", str(posterior_path), "--flops", "1e20,1e29", "--json")
+    assert status == 0, err
+    result = json.loads(out)
+    runs = sl.datasets.chinchilla(drop_highest=5)
+    assert result["domain"]["ranges"] == sl.domain.Domain.from_runs(runs).to_dict()
+    assert result["domain"]["beyond"] == 1 and result["domain"]["far"] == 1  # 1e29 FLOPs is 8e6x the runs' compute

@@ -11,6 +11,7 @@ import jax
 import numpy as np
 
 from ..allocate import compute_optimal, inference_optimal
+from ..domain import FAR_OUTSIDE, PRESET_DOMAINS
 from ..laws import PRESETS
 from .._files import atomic_write
 from .._sweep import sweep
@@ -37,6 +38,8 @@ _DESCRIPTION = (
     "are written to DIR as they finish together with a manifest, and the assembled result to\n"
     "DIR/result.npz; running the same command again resumes, skipping finished chunks and\n"
     "computing damaged ones again. A directory holding a different sweep is refused.\n"
+    "Scenarios whose plans lie beyond the runs the law was fitted on (a preset's published\n"
+    "runs, a posterior's own), and those far beyond, are counted in a note.\n"
     "\n"
     "Values are lists and log-spaced ranges 'start:stop:num' (e.g. '0,1e9:1e15:100'), and\n"
     "must increase.\n"
@@ -110,10 +113,11 @@ def _increasing(option: str, values: np.ndarray) -> np.ndarray:
 
 
 def _load_law(text: str):
-    """A preset by name, else a saved posterior's batched law; returns (law, description)."""
+    """A preset by name, else a saved posterior's batched law; returns (law, description,
+    the Domain of the runs behind it or None)."""
     if text in PRESETS:
         law = PRESETS[text]
-        return law, {"name": text, "family": type(law).__name__, "draws": 0}
+        return law, {"name": text, "family": type(law).__name__, "draws": 0}, PRESET_DOMAINS.get(text)
     path = Path(text)
     if not path.exists() and not path.with_suffix(".npz").exists():
         raise ValueError(f"--law: {text!r} is neither a preset ({', '.join(sorted(PRESETS))}) nor a file")
@@ -121,11 +125,11 @@ def _load_law(text: str):
 
     post = Posterior.load(path)
     return post.law, {"name": str(path), "family": type(post.law).__name__, "draws": post.num_draws,
-                      "method": post.method}
+                      "method": post.method}, post.domain
 
 
 def _sweep(args) -> dict:
-    law, description = _load_law(args.law)
+    law, description, domain = _load_law(args.law)
     if args.quantiles is not None and not description["draws"]:
         raise ValueError(f"--quantiles: only used with a posterior (--law PATH, saved by 'scalinglaws fit --bayes "
                          f"--save PATH'); {args.law} is a single law")
@@ -158,6 +162,9 @@ def _sweep(args) -> dict:
         notes.append(f"full grid: {Path(args.out) / 'result.npz'}")
     if failed:
         notes.append(f"{failed} of {scenarios} scenario(s) did not solve for at least one draw")
+    extrapolation = _extrapolation(result, domain, args.law)
+    if extrapolation is not None:
+        notes += extrapolation.pop("notes")
     return {
         "command": "sweep",
         "law": description,
@@ -165,8 +172,34 @@ def _sweep(args) -> dict:
         "quantiles": list(result.quantiles),
         "info": {key: _json_value(value) for key, value in info.items()},
         "notes": notes,
+        "domain": extrapolation,
         "rows": _summary_rows(result, name),
     }
+
+
+def _median(result, field: str) -> np.ndarray:
+    values = result[field]
+    return values[..., result.quantiles.index(0.5)] if result.quantiles else values
+
+
+def _extrapolation(result, domain, law: str) -> dict | None:
+    """How many scenarios' (median) plans lie beyond the runs the law was fitted on, and how
+    many far beyond (``FAR_OUTSIDE``): counted in a note, since a sweep explores a grid
+    (``plan`` warns on each far plan). None when the law carries no domain."""
+    if domain is None:
+        return None
+    N, D = _median(result, "N"), _median(result, "D")
+    solved = (result["status"] == 0) & np.isfinite(N * D)
+    factors = domain.extrapolation(np.where(solved, N, np.nan), np.where(solved, D, np.nan))
+    beyond = solved & np.any([factor != 1.0 for factor in factors.values()], axis=0)
+    far = solved & domain.is_far(np.where(solved, N, 1.0), np.where(solved, D, 1.0))
+    notes = []
+    if beyond.any():
+        limits = ", ".join(f"{key.replace('_', ' ')} {limit:g}x" for key, limit in FAR_OUTSIDE.items())
+        notes.append(f"{int(beyond.sum()):,} of {beyond.size:,} scenario(s) extrapolate {law} beyond the runs it was "
+                     f"fitted on, {int(far.sum()):,} of them far outside (beyond {limits}): doubtful plans")
+    return {"ranges": domain.to_dict(), "far_outside": dict(FAR_OUTSIDE), "beyond": int(beyond.sum()),
+            "far": int(far.sum()), "notes": notes}
 
 
 def _sweep_notes(caught) -> list[str]:
