@@ -48,7 +48,8 @@ from .flops import (
     training_flops,
     transformer_params,
 )
-from . import datasets
+from . import datasets, domain
+from .domain import PRESET_DOMAINS, Domain
 from .fit.huber import Bootstrap, HuberFit, bootstrap, fit_huber
 from .fit.runs import Runs
 from .fit.isoflop import EnvelopeFit, IsoFLOPFit, fit_envelope, fit_isoflop
