@@ -131,7 +131,7 @@ def main() -> None:
     boot_seconds = time.perf_counter() - start
     for item in caught:
         print(f"warning: {' '.join(str(item.message).split())}")
-    laws = jax.tree_util.tree_map(lambda leaf: leaf[boot.converged], boot.law)
+    laws = boot.law  # the refits that converged to a valid law (boot.used)
     boot_law = np.asarray(jax.vmap(lambda law: law.loss(jnp.asarray(held.N), jnp.asarray(held.D)))(laws))
     residuals = np.log(train.loss) - np.log(np.asarray(check.fit.law.loss(train.N, train.D)))
     picks = jax.random.randint(keys[3], boot_law.shape, 0, len(residuals))

@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -411,12 +412,12 @@ def test_console_script_fit():
     command = [str(script)] if script.exists() else [sys.executable, "-m", "scalinglaws_jax.cli"]
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     done = subprocess.run([*command, "fit", "sardana", "--approach", "1", "--json"], capture_output=True,
-                          text=True, env=env, cwd=REPO, timeout=120, check=False)
+                          text=True, env=env, cwd=REPO, timeout=1800, check=False)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert_close(result["power_laws"]["a"], sl.fit_envelope(sl.datasets.sardana()).a)
     bad = subprocess.run([*command, "fit", "missing.csv"], capture_output=True, text=True, env=env, cwd=REPO,
-                         timeout=120, check=False)
+                         timeout=1800, check=False)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines()[-1].startswith("scalinglaws: error: DATA: 'missing.csv'")
 
@@ -438,3 +439,116 @@ def test_library_warnings_from_the_huber_fit_exit_1(monkeypatch):
     assert status == 1 and "Traceback" not in err
     assert "scalinglaws: warning: fit_huber: the best start did not reach a verified minimum" in err.splitlines()
     assert "E" in out
+
+
+# ----------------------------------------------------------------------------------
+# runs that cannot identify the law, doubtful fits and bootstraps
+
+
+def _write_runs(path, N, D, loss):
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["N", "D", "loss"])
+        writer.writerows(zip(map(repr, map(float, N)), map(repr, map(float, D)), map(repr, map(float, loss))))
+    return str(path)
+
+
+def _spread_csv(path, low=2.0, high=200.0, n=60, noise=0.005, seed=0):
+    rng = np.random.default_rng(seed)
+    N = np.exp(rng.uniform(np.log(1e8), np.log(1e11), n))
+    D = N * np.exp(rng.uniform(np.log(low), np.log(high), n))
+    loss = np.asarray(sl.EPOCH_2024.loss(N, D)) * np.exp(noise * rng.standard_normal(n))
+    return _write_runs(path, N, D, loss)
+
+
+@pytest.mark.parametrize("extra", [[], ["--bayes"], ["--bootstrap", "10"]], ids=["huber", "bayes", "bootstrap"])
+def test_single_tokens_per_parameter_ratio_exits_2_naming_what_is_missing(tmp_path, extra):
+    N = np.geomspace(1e8, 1e11, 20)
+    path = _write_runs(tmp_path / "collinear.csv", N, 20 * N, np.asarray(sl.EPOCH_2024.loss(N, 20 * N)))
+    status, out, err = call("fit", path, "--flops", "1e24", *extra)
+    assert_one_line_error(status, out, err, "DATA: all 20 runs have the same tokens per parameter D/N=20")
+    assert "alpha and beta are not separately identified" in err
+    assert "add runs at other tokens-per-parameter ratios" in err
+
+
+def test_fit_that_is_not_a_valid_law_exits_2(tmp_path):
+    path = _spread_csv(tmp_path / "narrow.csv", low=19.0, high=21.0)
+    status, out, err = call("fit", path, "--flops", "1e24", "--json")  # --json: no progress line
+    assert_one_line_error(status, out, err, "fit_huber: the best fit is not a valid law")
+
+
+def _fit_options():
+    return {option for action in _fit_parser()._actions for option in action.option_strings}
+
+
+def _warnings_name_only_cli_options(err):
+    lines = [line for line in err.splitlines() if line.startswith("scalinglaws: warning: ")]
+    for line in lines:
+        assert not re.search(r"[A-Za-z_]=", line), line  # no library keyword argument such as steps=
+        for word in line.split():
+            if word.startswith("--"):
+                assert word.strip(",.;:()") in _fit_options(), line
+    return lines
+
+
+def test_bootstrap_warning_says_what_the_intervals_use_and_names_only_cli_options(tmp_path, monkeypatch):
+    import functools
+
+    from scalinglaws_jax.cli import _fit
+
+    monkeypatch.setattr(_fit, "bootstrap", functools.partial(sl.bootstrap, steps=1))  # some refits do not converge
+    path = _spread_csv(tmp_path / "runs.csv")
+    status, out, err = call("fit", path, "--bootstrap", "40", "--flops", "1e22")
+    assert status == 1 and "Traceback" not in err
+    (line,) = [line for line in _warnings_name_only_cli_options(err) if "bootstrap:" in line]
+    with pytest.warns(RuntimeWarning, match="the intervals use the"):
+        draws = sl.bootstrap(sl.Runs.from_csv(path), 40, key=jax.random.key(0), steps=1)
+    used = int(draws.used.sum())
+    assert 0 < used < 40
+    assert f"{40 - used} of 40 refits did not converge to a valid law; the intervals use the {used} that did" in line
+    result = json.loads(call("fit", path, "--bootstrap", "40", "--flops", "1e22", "--json")[1])
+    assert result["bootstrap"]["converged"] == used
+    assert_close(result["intervals"]["alpha"], draws.intervals["alpha"])
+
+
+def test_bootstrap_with_no_converged_refit_exits_1_without_intervals(tmp_path, monkeypatch):
+    import functools
+
+    from scalinglaws_jax.cli import _fit
+
+    monkeypatch.setattr(_fit, "bootstrap", functools.partial(sl.bootstrap, steps=0))
+    path = _spread_csv(tmp_path / "runs.csv")
+    status, out, err = call("fit", path, "--bootstrap", "20", "--json")
+    assert status == 1 and "Traceback" not in err
+    (line,) = [line for line in _warnings_name_only_cli_options(err) if "bootstrap:" in line]
+    assert "none of the 20 refits converged to a valid law, so there are no intervals" in line
+    result = json.loads(out)
+    assert result["bootstrap"] is None and result["intervals"] is None and result["rows"]
+
+
+def test_ill_determined_fit_exits_1_with_the_words(tmp_path):
+    path = _spread_csv(tmp_path / "runs.csv", low=12.0, high=30.0, n=40, noise=0.02)
+    status, out, err = call("fit", path)
+    assert status == 1 and "Traceback" not in err and "E " in out
+    lines = _warnings_name_only_cli_options(err)
+    assert any("the runs do not determine the law" in line and "tokens-per-parameter ratios" in line for line in lines)
+
+
+def test_envelope_outside_0_1_exits_1(tmp_path):
+    N = np.geomspace(1e9, 2e8, 7)
+    D = np.geomspace(2e10, 4e12, 7)
+    path = _write_runs(tmp_path / "runs.csv", N, D, np.asarray(sl.EPOCH_2024.loss(N, D)))
+    status, out, err = call("fit", path, "--approach", "1")
+    assert status == 1 and "Traceback" not in err
+    (line,) = _warnings_name_only_cli_options(err)
+    assert line.startswith("scalinglaws: warning: fit_envelope: a = ") and "not significantly between 0 and 1" in line
+
+
+@pytest.mark.slow
+def test_json_carries_the_domain_and_the_standard_errors(default_json, runs240):
+    from scalinglaws_jax.domain import Domain
+
+    assert default_json["domain"] == Domain.from_runs(runs240).to_dict()
+    errors = default_json["fit"]["standard_errors"]
+    assert set(errors) == {*cli.LAW_PARAMETERS, "a"} and all(0 < value < np.inf for value in errors.values())
+    assert errors["alpha"] < 0.02 and errors["a"] < 0.02

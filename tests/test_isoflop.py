@@ -125,8 +125,9 @@ def test_grouping_by_label_matches_clustering_and_names_groups():
     close = np.repeat([1e19, 1.05e19, 1e21], 9)
     N = np.tile(np.logspace(-1, 1, 9), 3) * np.sqrt(close / 120)
     loss = np.asarray(LAW.loss(N, close / (6 * N)))
-    merged = fit_isoflop(Runs(N=N, flops=close, loss=loss))
-    assert len(merged.budgets) == 2 and merged.n_runs[0] == 18
+    with pytest.warns(RuntimeWarning, match="line through 2 points, which has no uncertainty"):
+        merged = fit_isoflop(Runs(N=N, flops=close, loss=loss))
+    assert len(merged.budgets) == 2 and merged.n_runs[0] == 18 and np.isnan(merged.a_se)
     split = fit_isoflop(Runs(N=N, flops=close, loss=loss, group=np.repeat([4, 5, 6], 9)))
     np.testing.assert_allclose(split.budgets, [1e19, 1.05e19, 1e21], rtol=1e-12)
     # A group with too few sizes is reported by its label; the budget is its geometric mean.
@@ -292,16 +293,19 @@ def test_real_data_clusters_find_the_isoflop_budgets():
     assert len(runs) == 245
     fit = fit_isoflop(runs)
     # At 0.05 dex the densest-first clustering makes 43 groups: the 9 IsoFLOP budgets of
-    # Figure 3, a tenth dense one near 1.8e20 and stray runs that Figure 4 also shows.
+    # Figure 3, a tenth dense one near 1.8e20 and stray runs that Figure 4 also shows. The
+    # one near 1.8e20 has no clear minimum (curvature 0.23 +- 0.18 loss per dex^2): skipped.
     assert len(fit.budgets) + len(fit.skipped) == 43
     big = fit.budgets[fit.n_runs >= 9]
-    assert len(big) == 10
+    assert len(big) == 9
+    (reason,) = [reason for budget, reason in fit.skipped if abs(np.log10(budget / 1.8e20)) < 0.02]
+    assert "is not significantly positive: no clear minimum" in reason
     # Each paper budget has a cluster within 0.05 dex (digitised FLOPs read ~0.01-0.04
     # dex low).
     offsets = np.log10(big)[None, :] - np.log10(PAPER_BUDGETS)[:, None]
     nearest = offsets[np.arange(9), np.abs(offsets).argmin(1)]
     assert np.all((nearest < 0.0) & (nearest > -0.05))
-    # All 20 usable clusters: a = 0.523, within Hoffmann's 0.49 +- 0.04.
+    # All 15 usable clusters: a = 0.529 +- 0.025, within Hoffmann's 0.49 +- 0.04.
     assert float(fit.a) == pytest.approx(0.49, abs=0.04)
     assert float(fit.a + fit.b) == pytest.approx(1.0, abs=1e-12)
 
@@ -357,7 +361,7 @@ def test_bad_input():
         fit_isoflop({"N": runs.N})
     same = Runs(N=np.full(5, 1e9), flops=np.geomspace(1e19, 1e21, 5), loss=np.linspace(3, 2, 5))
     for fit in (fit_isoflop, fit_envelope):
-        with pytest.raises(ValueError, match=r"runs\.N: all 5 runs have the same size N=1000000000\.0"):
+        with pytest.raises(ValueError, match=r"^fit_\w+: all 5 runs have the same size N=1e\+09 parameters"):
             fit(same)
     # One usable budget: the error lists the skipped groups and why.
     one = runs.select(np.arange(9))

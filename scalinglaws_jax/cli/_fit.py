@@ -17,7 +17,8 @@ from ..allocate import DEFAULT_BUDGETS, budget_table, compute_optimal
 from ..datasets import chinchilla, sardana
 from ..fit.huber import CHINCHILLA as _HUBER_CHINCHILLA
 from ..fit.bayes import ESS_MIN, RHAT_MAX, default_chain_method, fit_bayes
-from ..fit.huber import DELTA, bootstrap, fit_huber
+from ..fit.design import check_spread
+from ..fit.huber import DELTA, NoRefitConverged, RefitWarning, bootstrap, check_design, fit_huber
 from ..fit.isoflop import fit_envelope, fit_isoflop
 from ..fit.runs import Runs
 from ..laws import Chinchilla
@@ -103,9 +104,12 @@ _FIT_EPILOG = (
     "  scalinglaws fit sardana --flops 1e20:1e24:5\n"
     "  scalinglaws fit runs.csv --columns N=\"Model Size\",flops=\"Training FLOP\",loss=loss\n"
     "\n"
-    "exit status: 0 ok; 1 the best start did not converge, the sampler's diagnostics are\n"
-    "doubtful (--bayes), or a table row did not solve (a warning on stderr says which);\n"
-    "2 usage error (bad option, dataset, file or data).\n"
+    "exit status: 0 ok; 1 a doubtful result (a warning on stderr says why): the best start\n"
+    "did not converge, the runs do not determine the law or the exponents well, bootstrap\n"
+    "refits did not converge (the intervals then use those that did), the sampler's\n"
+    "diagnostics are doubtful (--bayes), or a table row did not solve; 2 usage error (bad\n"
+    "option, dataset, file, or data that cannot identify the fit, e.g. all runs at one\n"
+    "tokens-per-parameter ratio).\n"
 )
 
 
@@ -168,6 +172,7 @@ def _fit(args) -> dict:
     if args.bayes:
         _host_devices(_bayes_setting(args, "chains"))
     runs, data = _load_runs(args)
+    _check_design(args, runs)
     flops = np.asarray(DEFAULT_BUDGETS if args.flops is None else args.flops, dtype=float)
     fitter = _fit_bayes if args.bayes else {1: _fit_envelope, 2: _fit_isoflop, 3: _fit_huber}[args.approach]
     return fitter(args, runs, data, flops)
@@ -195,6 +200,15 @@ def _check_fit_options(args) -> None:
         raise ValueError("--bootstrap: not available with --approach 1 (the loss envelope); use 2 or 3")
     if args.columns is not None and args.data in DATASETS:
         raise ValueError(f"--columns: only used with a CSV file, not the embedded dataset {args.data}")
+
+
+def _check_design(args, runs) -> None:
+    """Refuse, before any slow work, runs that cannot identify what the approach fits
+    (the check every library fit makes, fit/design.py)."""
+    if args.bayes or args.approach == 3:
+        check_design(runs, Chinchilla, fixed=args.fix or None, caller="DATA")
+    else:
+        check_spread(runs, ("N", "flops"), n_free=1, caller="DATA")
 
 
 def _load_runs(args) -> tuple[Runs, dict]:
@@ -260,8 +274,7 @@ def _fit_huber(args, runs, data, flops) -> dict:
     messages = _library_warnings(caught)
     law = fit.law
     parameters = {name: float(getattr(law, name)) for name in LAW_PARAMETERS}
-    best = int(np.argmin(fit.end_objectives))
-    converged = bool(fit.converged[best])
+    converged = bool(fit.converged[fit.best])
     table = budget_table(law, flops)
     columns = {name: table[name] for name in ("flops", "N", "D", "tokens_per_param", "loss", "status")}
     result = {
@@ -279,7 +292,9 @@ def _fit_huber(args, runs, data, flops) -> dict:
             "converged": fit.n_converged,
             "at_best": fit.n_at_best,
             "best_converged": converged,
+            "standard_errors": _standard_errors(fit, parameters),
         },
+        "domain": fit.domain.to_dict(),
         "power_laws": _compute_optimal_power_laws(parameters),
         "bootstrap": None,
         "intervals": None,
@@ -291,11 +306,24 @@ def _fit_huber(args, runs, data, flops) -> dict:
         _progress(args, f"bootstrap: {args.bootstrap} resamples ...")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            draws = bootstrap(runs, args.bootstrap, key=jax.random.key(seed), fit=fit, fixed=fixed or None,
-                              level=INTERVAL_LEVEL, flops=flops)
-        messages.extend(_library_warnings(caught))
+            try:
+                draws = bootstrap(runs, args.bootstrap, key=jax.random.key(seed), fit=fit, fixed=fixed or None,
+                                  level=INTERVAL_LEVEL, flops=flops)
+            except NoRefitConverged:
+                draws = None
+        messages.extend(_library_warnings([item for item in caught if not issubclass(item.category, RefitWarning)]))
+        if draws is None:
+            messages.append(f"bootstrap: none of the {args.bootstrap} refits converged to a valid law, so there are no "
+                            "intervals; the runs may not determine the law (see the standard errors in --json)")
+            result["rows"] = _rows(columns)
+            return result
+        used = int(draws.used.sum())
+        if used < args.bootstrap:
+            messages.append(f"bootstrap: {args.bootstrap - used} of {args.bootstrap} refits did not converge to a "
+                            f"valid law; the intervals use the {used} that did, which may understate the "
+                            "uncertainty")
         result["bootstrap"] = {"resamples": args.bootstrap, "seed": seed, "level": INTERVAL_LEVEL,
-                               "converged": int(np.sum(draws.converged))}
+                               "converged": used}
         result["intervals"] = {name: _interval(draws.intervals[name]) for name in (*LAW_PARAMETERS, "a", "b")}
         (N_low, N_high), (D_low, D_high) = draws.intervals["N*"], draws.intervals["D*"]
         columns = {"flops": columns["flops"], "N": columns["N"], "N_low": N_low, "N_high": N_high,
@@ -303,6 +331,22 @@ def _fit_huber(args, runs, data, flops) -> dict:
                    **{name: columns[name] for name in ("tokens_per_param", "loss", "status")}}
     result["rows"] = _rows(columns)
     return result
+
+
+def _standard_errors(fit, parameters: dict) -> dict:
+    """Standard errors of the free law parameters and of a (``fit.conditioning``), in the
+    law's own units: a coordinate log X gives X times its error."""
+    coordinates = _HUBER_CHINCHILLA.natural
+    errors = fit.conditioning.standard_errors
+    out = {}
+    for name in LAW_PARAMETERS:
+        coordinate, transform = coordinates[name]
+        if coordinate in errors:
+            scale = parameters[name] if transform is np.log else 1.0
+            out[name] = _plain(np.asarray(scale * errors[coordinate]))
+    if fit.conditioning.split is not None:
+        out["a"] = _plain(np.asarray(fit.conditioning.split[1]))
+    return out
 
 
 def _compute_optimal_power_laws(p: dict) -> dict:
@@ -323,7 +367,9 @@ def _interval(pair) -> list:
 
 def _fit_envelope(args, runs, data, flops) -> dict:
     """Approach 1: power laws through the lower loss-FLOPs envelope."""
-    envelope = fit_envelope(runs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        envelope = fit_envelope(runs)
     notes = _fit_notes(args, data) + [
         "the envelope is the compute-optimal frontier only where some run near each FLOP count is "
         "close to compute-optimal; with final runs at a few sizes it favours those sizes (see sl.fit_envelope)"
@@ -331,6 +377,7 @@ def _fit_envelope(args, runs, data, flops) -> dict:
     result = _power_law_result(args, data, envelope, notes, flops,
                                method="lower envelope of loss against FLOPs (Hoffmann et al. 2022, approach 1)")
     result["envelope_points"] = len(envelope.flops)
+    result["warnings"] = _library_warnings(caught)
     return result
 
 
@@ -338,7 +385,9 @@ def _fit_isoflop(args, runs, data, flops) -> dict:
     """Approach 2: power laws through the minima of per-budget IsoFLOP parabolas."""
     seed = 0 if args.seed is None else args.seed
     n = args.bootstrap or 0
-    isoflop = fit_isoflop(runs, key=jax.random.key(seed) if n else None, n_bootstrap=n, level=INTERVAL_LEVEL)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        isoflop = fit_isoflop(runs, key=jax.random.key(seed) if n else None, n_bootstrap=n, level=INTERVAL_LEVEL)
     result = _power_law_result(
         args, data, isoflop, _fit_notes(args, data), flops,
         method="IsoFLOP profiles: a parabola of loss against log10 N per budget "
@@ -353,6 +402,7 @@ def _fit_isoflop(args, runs, data, flops) -> dict:
         result["intervals"] = {"a": _interval(isoflop.a_interval), "b": _interval(isoflop.b_interval)}
     result["minima"] = _rows(minima)
     result["skipped"] = [{"flops": float(budget), "reason": reason} for budget, reason in isoflop.skipped]
+    result["warnings"] = _library_warnings(caught)
     return result
 
 
@@ -366,6 +416,8 @@ def _power_law_result(args, data, fit, notes, flops, method) -> dict:
         "approach": args.approach,
         "method": method,
         "power_laws": {name: float(getattr(fit, name)) for name in ("a", "b", "k_N", "k_D")},
+        "standard_errors": {"a": _plain(np.asarray(fit.a_se)), "b": _plain(np.asarray(fit.b_se))},
+        "domain": fit.domain.to_dict(),
         "bootstrap": None,
         "intervals": None,
         "notes": notes,

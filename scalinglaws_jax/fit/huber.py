@@ -14,6 +14,15 @@ stages: every start takes a few cheap steps, the most promising continue, and th
 few are polished to convergence. Every start reports the point and objective where it
 stopped and whether it converged there.
 
+Memory does not grow with starts x runs: the runs are scanned in chunks (``_chunk``), all
+starts share one weight vector, and a fit of more than ``SCREEN_RUNS`` runs screens the
+starts on a fixed subsample of that many and polishes the best few on all runs. What
+would not fit in memory is refused before it is allocated.
+
+Every fit checks that the runs can identify the law and how well they determined it
+(``design.py``): designs that cannot are refused, ill-determined fits are warned about,
+and a best fit that is not a valid law is refused.
+
 Units: N in parameters, D in tokens, flops in FLOPs, loss in nats per token.
 """
 
@@ -29,7 +38,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _validate
+from ..domain import Domain
 from ..laws import Chinchilla, ComputeLaw, DataConstrained, Kaplan
+from . import design
 from .runs import Runs
 
 DELTA = 1e-3
@@ -53,6 +65,10 @@ class Family:
         natural: the law's parameters that ``fixed`` and ``bounds`` may name, each with
             its coordinate and the map from the law's units to it (e.g. E -> e = log E).
         grid: the default starting grid, shape (S, P), or None (then ``grid=`` is required).
+        needs: the quantities the runs must vary in (``design.check_spread``).
+        exponents: the coordinates that are exponents (must come out significantly positive).
+        split: for a law of N and D, its (N, D) exponents, whose ratio sets the
+            compute-optimal split N* ~ C^a, a = e_D / (e_N + e_D); or None.
     """
 
     names: tuple[str, ...]
@@ -60,6 +76,9 @@ class Family:
     to_law: Callable
     natural: dict[str, tuple[str, Callable]]
     grid: np.ndarray | None = None
+    needs: tuple[str, ...] = ("N", "D")
+    exponents: tuple[str, ...] = ()
+    split: tuple[str, str] | None = None
 
 
 def _hoffmann_grid() -> np.ndarray:
@@ -95,6 +114,9 @@ CHINCHILLA = Family(
     to_law=_chinchilla_law,
     natural=_CHINCHILLA_NATURAL,
     grid=_hoffmann_grid(),
+    needs=("N", "D", "tokens_per_param"),
+    exponents=("alpha", "beta"),
+    split=("alpha", "beta"),
 )
 """L = E + A / N^alpha + B / D^beta fitted as LSE(a - alpha log N, b - beta log D, e)."""
 
@@ -105,10 +127,27 @@ def _kaplan_log_loss(theta, features):
     return alpha_D * jnp.logaddexp(parameter_term, log_D_c - features["log_D"])
 
 
+def kaplan_frontier(N_c, D_c, alpha_N, alpha_D):
+    """``(C_c, alpha_C)`` of the compute-efficient frontier of Kaplan's joint law under C = 6 N D.
+
+    With r = alpha_N / alpha_D, minimising L(N, D) = [(N_c / N)^r + D_c / D]^alpha_D at
+    6 N D = C gives N*^(1 + r) = r N_c^r C / (6 D_c) and L = (C_c / C)^alpha_C with
+    alpha_C = alpha_D r / (1 + r) and C_c = 6 N_c D_c (1 + r)^(1 + 1/r) / r (FLOPs),
+    computed in logs. This is the law's own frontier, not Kaplan et al.'s separately
+    fitted L(C_min) (their C_min counts compute at the critical batch size).
+
+    References: Kaplan et al. 2020, "Scaling Laws for Neural Language Models", eqs.
+    (1.5) and (1.3).
+    """
+    r = alpha_N / alpha_D
+    log_C_c = (jnp.log(6.0) + jnp.log(N_c) + jnp.log(D_c) + (1.0 + 1.0 / r) * jnp.log1p(r) - jnp.log(r))
+    return jnp.exp(log_C_c), alpha_D * r / (1.0 + r)
+
+
 def _kaplan_law(theta):
-    nan = jnp.full(theta.shape[:-1], jnp.nan)
-    return Kaplan(N_c=jnp.exp(theta[..., 0]), D_c=jnp.exp(theta[..., 1]), alpha_N=theta[..., 2],
-                  alpha_D=theta[..., 3], C_c=nan, alpha_C=nan)
+    N_c, D_c, alpha_N, alpha_D = jnp.exp(theta[..., 0]), jnp.exp(theta[..., 1]), theta[..., 2], theta[..., 3]
+    C_c, alpha_C = kaplan_frontier(N_c, D_c, alpha_N, alpha_D)
+    return Kaplan(N_c=N_c, D_c=D_c, alpha_N=alpha_N, alpha_D=alpha_D, C_c=C_c, alpha_C=alpha_C)
 
 
 KAPLAN = Family(
@@ -119,8 +158,12 @@ KAPLAN = Family(
              "alpha_D": ("alpha_D", _same)},
     grid=np.array(list(itertools.product(np.arange(20.0, 41.0, 5.0), np.arange(20.0, 41.0, 5.0),
                                          (0.05, 0.1, 0.2, 0.4), (0.05, 0.1, 0.2, 0.4)))),
+    needs=("N", "D", "tokens_per_param"),
+    exponents=("alpha_N", "alpha_D"),
+    split=("alpha_N", "alpha_D"),
 )
-"""Kaplan et al.'s joint law; C_c and alpha_C are not identified by (N, D, loss) and are NaN."""
+"""Kaplan et al.'s joint law; C_c and alpha_C, not fitted, are its own compute-efficient
+frontier under C = 6 N D (``kaplan_frontier``)."""
 
 
 def _compute_log_loss(theta, features):
@@ -139,6 +182,8 @@ COMPUTE = Family(
     natural={"E": ("e", np.log), "C0": ("log_C0", np.log), "alpha": ("alpha", _same)},
     grid=np.array(list(itertools.product(np.arange(-1.0, 1.01, 0.5), np.arange(10.0, 61.0, 10.0),
                                          (0.02, 0.05, 0.1, 0.2, 0.4)))),
+    needs=("flops",),
+    exponents=("alpha",),
 )
 """L(C) = E + (C0 / C)^alpha fitted as LSE(e, alpha (log C0 - log C))."""
 
@@ -164,6 +209,9 @@ DATA_CONSTRAINED = Family(
     natural={**_CHINCHILLA_NATURAL, "R_D": ("log_R_D", np.log), "R_N": ("log_R_N", np.log)},
     grid=np.array(list(itertools.product((5.0, 7.0), (6.0, 8.0), (0.3, 0.7), (0.3, 0.5), (0.3, 0.5),
                                          np.log([3.0, 15.0, 60.0]), np.log([2.0, 5.0, 20.0])))),
+    needs=("N", "D", "tokens_per_param", "epochs"),
+    exponents=("alpha", "beta"),
+    split=("alpha", "beta"),
 )
 """Muennighoff et al.'s law; the runs need ``unique_tokens``. R_D and R_N are fitted as logs."""
 
@@ -186,13 +234,69 @@ def _huber(r, delta):
     return jnp.where(absolute <= delta, 0.5 * r * r, delta * (absolute - 0.5 * delta))
 
 
-def _generic_moments(family: Family, features, log_loss_obs, delta):
-    """Objective, gradient and Hessian by automatic differentiation, for any family."""
+_CHUNK = 16
+"""Runs per scan step of the moments, at least (measured faster on CPU than one fused pass
+over all starts x runs)."""
 
-    def residuals(theta):
-        return family.log_loss(theta, features) - log_loss_obs
+_MAX_SCAN_STEPS = 1024
+"""Scan steps over the runs, at most, while the chunks stay within ``_CHUNK_ELEMENTS``:
+more runs make the chunks larger rather than the scan longer."""
 
-    def one(theta, weight, exact):
+_CHUNK_ELEMENTS = 2**18
+"""Starts x runs in one chunk's intermediates, at most (unless the chunk is ``_CHUNK``)."""
+
+
+def _chunk(starts: int, runs: int) -> int:
+    """Runs per scan step for ``starts`` starts: ``_CHUNK`` up to 16384 runs, then larger
+    chunks (a power of two) as long as starts x chunk stays within ``_CHUNK_ELEMENTS``."""
+    size = _CHUNK
+    while size * _MAX_SCAN_STEPS < runs and 2 * size * starts <= _CHUNK_ELEMENTS:
+        size *= 2
+    return size
+
+
+def _wide_chunk(starts: int, runs: int) -> int:
+    """Runs per scan step of the automatic-differentiation moments: as many as keep starts x
+    chunk within ``_CHUNK_ELEMENTS / 4`` (their intermediates are P x P per run), at least
+    ``_CHUNK``: few runs take one step, as one vectorised pass is fastest there."""
+    size = _CHUNK
+    while size < runs and 2 * size * starts <= _CHUNK_ELEMENTS // 4:
+        size *= 2
+    return size
+
+
+def _scan_runs(term, columns, weight, starts, chunk, init):
+    """Sum ``term(columns_chunk, weight_chunk)`` over chunks of runs with ``jax.lax.scan``.
+
+    ``columns`` (k, n) are per-run inputs; ``weight`` is (n,), shared by every start, or
+    (starts, n). The runs are padded with zeros at weight 0 to a multiple of the chunk.
+    """
+    n = columns.shape[-1]
+    size = _chunk(starts, n) if chunk is None else chunk
+    padded = -(-n // size) * size
+    columns = jnp.pad(columns, ((0, 0), (0, padded - n))).reshape(columns.shape[0], padded // size, size)
+    weight = jnp.pad(weight, [(0, 0)] * (weight.ndim - 1) + [(0, padded - n)])
+    weight = jnp.moveaxis(weight.reshape(weight.shape[:-1] + (padded // size, size)), -2, 0)
+
+    def step(total, inputs):
+        return jax.tree_util.tree_map(jnp.add, total, term(*inputs)), None
+
+    total, _ = jax.lax.scan(step, init, (columns.transpose(1, 0, 2), weight))
+    return total
+
+
+def _generic_moments(family: Family, features, log_loss_obs, delta, chunk=None):
+    """Objective, gradient and Hessian by automatic differentiation, for any family,
+    accumulated over chunks of runs."""
+    names = tuple(features)
+    columns = jnp.stack([jnp.asarray(features[name]) for name in names] + [jnp.asarray(log_loss_obs)])
+
+    def one(theta, inputs, weight, exact):
+        values = {name: inputs[i] for i, name in enumerate(names)}
+
+        def residuals(t):
+            return family.log_loss(t, values) - inputs[-1]
+
         r = residuals(theta)
         J = jax.jacfwd(residuals)(theta)
         psi = jnp.clip(r, -delta, delta)
@@ -205,44 +309,42 @@ def _generic_moments(family: Family, features, log_loss_obs, delta):
         return f, g, H
 
     def moments(theta, weight, exact):
-        weight = jnp.broadcast_to(weight, (theta.shape[0], log_loss_obs.shape[0]))
-        return jax.vmap(lambda t, w: one(t, w, exact))(theta, weight)
+        S, P = theta.shape
+        per_start = 0 if weight.ndim == 2 else None
+
+        def term(inputs, w):
+            return jax.vmap(lambda t, v: one(t, inputs, v, exact), (0, per_start))(theta, w)
+
+        init = (jnp.zeros(S, theta.dtype), jnp.zeros((S, P), theta.dtype), jnp.zeros((S, P, P), theta.dtype))
+        size = _wide_chunk(S, columns.shape[-1]) if chunk is None else chunk
+        return _scan_runs(term, columns, weight, S, size, init)
 
     return moments
-
-
-_CHUNK = 16
 
 
 def _zero(x) -> bool:
     return isinstance(x, float) and x == 0.0
 
 
-def _chinchilla_moments(features, log_loss_obs, delta):
+def _chinchilla_moments(features, log_loss_obs, delta, chunk=None):
     """Hand-derived moments of the Chinchilla objective, accumulated over chunks of runs.
 
     With t1 = A N^-alpha, t2 = B D^-beta, t3 = E, s = t1 + t2 + t3, p_i = t_i / s and
     r = log s - log L: dr/d(a, b, e, alpha, beta) = (p1, p2, p3, -p1 log N, -p2 log D),
     and the Hessian of r is J^T (diag p - p p^T) J for the linear map J from the
-    coordinates to the exponents. A scan over chunks of runs keeps every intermediate
-    small (measured faster on CPU than one fused pass over all starts x runs).
+    coordinates to the exponents. A scan over chunks of runs (``_chunk``) keeps every
+    intermediate small, whatever the number of runs.
     """
-    n = log_loss_obs.shape[0]
-    padded = -(-n // _CHUNK) * _CHUNK
-    pad = lambda x: jnp.pad(jnp.asarray(x), (0, padded - n))  # noqa: E731  zero-weight runs
-    columns = jnp.stack([pad(features["log_N"]), pad(features["log_D"]), pad(log_loss_obs)])
-    columns = columns.reshape(3, padded // _CHUNK, _CHUNK).transpose(1, 0, 2)
+    columns = jnp.stack([jnp.asarray(features["log_N"]), jnp.asarray(features["log_D"]), jnp.asarray(log_loss_obs)])
     upper = np.triu_indices(5)
 
     def moments(theta, weight, exact):
         S = theta.shape[0]
-        weight = jnp.broadcast_to(weight, (S, n))
-        weight = jnp.pad(weight, ((0, 0), (0, padded - n))).reshape(S, padded // _CHUNK, _CHUNK).transpose(1, 0, 2)
         a, b, e, alpha, beta = (theta[:, i : i + 1] for i in range(5))
         t3 = jnp.exp(e)
 
-        def chunk(total, inputs):
-            (log_N, log_D, log_L), w = inputs
+        def term(inputs, w):
+            log_N, log_D, log_L = inputs
             t1 = jnp.exp(a - alpha * log_N)
             t2 = jnp.exp(b - beta * log_D)
             s = t1 + t2 + t3
@@ -259,17 +361,17 @@ def _chinchilla_moments(features, log_loss_obs, delta):
             p = (p1, p2, p3)
             terms = [w * _huber(r, delta)] + [gw * vi for vi in v]
             for i, j in zip(*upper):
-                term = cw * v[i] * v[j]
+                entry = cw * v[i] * v[j]
                 if exact:  # + psi * (d2 log s / d z2 = diag p - p p^T) mapped by dz
                     for m, k in itertools.product(range(3), range(3)):
                         if _zero(dz[m][i]) or _zero(dz[k][j]):
                             continue
                         coupling = (p[m] if m == k else 0.0) - p[m] * p[k]
-                        term = term + gw * coupling * dz[m][i] * dz[k][j]
-                terms.append(term)
-            return total + jnp.stack([jnp.sum(term, axis=1) for term in terms], axis=1), None
+                        entry = entry + gw * coupling * dz[m][i] * dz[k][j]
+                terms.append(entry)
+            return jnp.stack([jnp.sum(entry, axis=1) for entry in terms], axis=1)
 
-        total, _ = jax.lax.scan(chunk, jnp.zeros((S, 21), theta.dtype), (columns, weight))
+        total = _scan_runs(term, columns, weight, S, chunk, jnp.zeros((S, 21), theta.dtype))
         H = jnp.zeros((S, 5, 5), theta.dtype).at[:, upper[0], upper[1]].set(total[:, 6:])
         H = H.at[:, upper[1], upper[0]].set(total[:, 6:])
         return total[:, 0], total[:, 1:6], H
@@ -360,7 +462,8 @@ def _multistart(moments, starts, weight, free, lower, upper, schedule: _Schedule
     for keep, steps in ((schedule.keep, schedule.refine_steps), (schedule.polish, schedule.polish_steps)):
         keep = min(keep, theta.shape[0])
         best = jnp.argsort(jnp.where(jnp.isnan(f), jnp.inf, f))[:keep]
-        refined, f_refined = _lm(moments, theta[best], weight[best], steps, True, free, lower, upper)
+        refined, f_refined = _lm(moments, theta[best], weight if weight.ndim == 1 else weight[best], steps, True, free,
+                                 lower, upper)
         theta, f = theta.at[best].set(refined), f.at[best].set(f_refined)
     return theta
 
@@ -374,16 +477,25 @@ class HuberFit:
     """The result of ``fit_huber``.
 
     Attributes:
-        law: the best fit as a law of the family (None for a user-supplied model).
+        law: the best fit as a law of the family (None for a user-supplied model); it
+            always passes the law's own checks (a fit that would not is refused).
         params: the best fit in the fitted coordinates, by name (e.g. a = log A).
         objective: the Huber objective at the best fit.
         grad_norm: norm of the gradient in the free coordinates at the best fit.
         names: the fitted coordinates, in the order of the arrays below.
         starts: every start, shape (S, P).
         end_points: where each start stopped, shape (S, P).
-        end_objectives: the objective there, shape (S,).
-        converged: whether each start stopped at a verified local minimum, shape (S,).
+        end_objectives: the objective on all runs there, shape (S,): inf where the start
+            failed, NaN where it was screened on the subsample only (fits of more than
+            ``screened_on`` runs polish only the best few starts on all runs).
+        converged: whether each start stopped at a verified local minimum of the
+            objective on all runs, shape (S,).
         at_bound: names of the coordinates that sit on a bound at the best fit.
+        screened_on: the number of runs the starts were screened on (all of them, up to
+            ``SCREEN_RUNS``).
+        conditioning: how well the runs determined the fit (``design.Conditioning``:
+            standard errors, the least determined direction, the problems found).
+        domain: the ranges of N, D, compute and tokens per parameter of the runs fitted.
     """
 
     law: object
@@ -396,6 +508,14 @@ class HuberFit:
     end_objectives: np.ndarray
     converged: np.ndarray
     at_bound: tuple[str, ...]
+    screened_on: int
+    conditioning: design.Conditioning
+    domain: Domain
+
+    @property
+    def best(self) -> int:
+        """The index of the best start."""
+        return int(np.nanargmin(self.end_objectives))
 
     @property
     def n_converged(self) -> int:
@@ -472,16 +592,35 @@ def _starts(family: Family, grid, free, lower, upper) -> np.ndarray:
     return np.unique(starts, axis=0) if not free.all() else starts
 
 
-def _check_identifiable(runs: Runs, family: Family, free) -> None:
+def _needs(family: Family, free) -> tuple[str, ...]:
+    """What the runs must vary in: the family's ``needs``, less the tokens per parameter
+    when an exponent of the split is fixed (then a single ratio identifies the law)."""
+    if family.split and not all(free[family.names.index(name)] for name in family.split):
+        return tuple(name for name in family.needs if name != "tokens_per_param")
+    return family.needs
+
+
+def _check_identifiable(runs: Runs, family: Family, free, caller: str = "fit_huber") -> None:
     if family is DATA_CONSTRAINED and runs.unique_tokens is None:
         raise ValueError("a DataConstrained fit needs runs.unique_tokens (the unique tokens behind each run's D)")
-    n_free = int(free.sum())
-    if len(runs) <= n_free:
-        raise ValueError(f"{len(runs)} runs cannot determine {n_free} free parameters: give more runs than parameters")
-    if family is not COMPUTE:
-        for name, column in (("N", runs.N), ("D", runs.D)):
-            if np.unique(column).size < 2:
-                raise ValueError(f"all runs have the same {name}={column[0]:.4g}: the law's {name} term is not identifiable")
+    design.check_spread(runs, _needs(family, free), n_free=int(free.sum()), caller=caller,
+                        exponents=family.split or ())
+
+
+def check_design(runs: Runs, family=Chinchilla, *, fixed=None, caller: str = "fit_huber") -> None:
+    """Refuse runs that cannot identify ``family`` with ``fixed`` parameters (``ValueError``).
+
+    The check ``fit_huber`` and ``bootstrap`` make before fitting (see ``design.py``): more
+    runs than free parameters, several sizes N and token counts D (or budgets, for a
+    ``ComputeLaw``), several tokens per parameter D / N unless an exponent is fixed, and
+    for a ``DataConstrained`` law unique tokens and several numbers of epochs.
+    ``caller`` starts the message.
+    """
+    if not isinstance(runs, Runs):
+        raise TypeError(f"runs must be a Runs, got {type(runs).__name__}")
+    family_spec = _resolve(family, None, None, None)
+    free, _, _ = _constraints(family_spec, fixed, None)
+    _check_identifiable(runs, family_spec, free, caller)
 
 
 def fit_huber(runs: Runs, family=Chinchilla, *, delta: float = DELTA, grid=None, fixed=None, bounds=None,
@@ -490,13 +629,22 @@ def fit_huber(runs: Runs, family=Chinchilla, *, delta: float = DELTA, grid=None,
 
     Minimises sum_i w_i huber_delta(log L_hat(N_i, D_i) - log L_i) from every start of
     ``grid`` in one compiled, batched program (see the module docstring), in float64.
+    Fits of more than ``SCREEN_RUNS`` runs screen the starts on a fixed subsample of that
+    many runs and polish the best ``FULL_POLISH`` distinct minima on all of them.
+
+    What the fit refuses and warns about (``design.py``): runs that cannot identify the
+    law (e.g. all at one tokens-per-parameter ratio with both exponents free) and a best
+    fit that is not a valid law raise ``ValueError``; exponents not significantly
+    positive, or a compute-optimal exponent not significantly inside (0, 1), give a
+    ``RuntimeWarning`` naming the least determined direction and what the runs lack.
 
     Args:
         runs: the training runs (``Runs``); their weights weight the objective.
         family: ``Chinchilla`` (default; coordinates a = log A, b = log B, e = log E,
-            alpha, beta), ``Kaplan`` (log N_c, log D_c, alpha_N, alpha_D), ``ComputeLaw``
-            (e, log C0, alpha; uses the runs' FLOPs) or ``DataConstrained`` (Chinchilla's
-            plus log R_D, log R_N; uses the runs' ``unique_tokens``).
+            alpha, beta), ``Kaplan`` (log N_c, log D_c, alpha_N, alpha_D; C_c and alpha_C
+            are the fitted law's own compute-efficient frontier, ``kaplan_frontier``),
+            ``ComputeLaw`` (e, log C0, alpha; uses the runs' FLOPs) or ``DataConstrained``
+            (Chinchilla's plus log R_D, log R_N; uses the runs' ``unique_tokens``).
         delta: Huber threshold on log-loss residuals (default 1e-3).
         grid: starts, shape (S, P), in the fitted coordinates; default Hoffmann et al.'s
             4500-point grid for Chinchilla (a, b in {0, 5, ..., 25}, e in {-1, ..., 1},
@@ -521,15 +669,26 @@ def fit_huber(runs: Runs, family=Chinchilla, *, delta: float = DELTA, grid=None,
     free, lower, upper = _constraints(family_spec, fixed, bounds)
     _check_identifiable(runs, family_spec, free)
     starts = _starts(family_spec, grid, free, lower, upper)
+    features = _features(runs)
     with jax.enable_x64(True):
-        theta, f, grad_norm, converged = _fit(family_spec, _features(runs), np.log(runs.loss), runs.weight,
-                                              starts, free, lower, upper, delta)
-        f = np.where(np.isnan(f), np.inf, f)
-        best = int(np.argmin(f))
+        theta, f, grad_norm, converged, screened_on = _fit(family_spec, features, np.log(runs.loss), runs.weight,
+                                                           starts, free, lower, upper, delta)
+        best = int(np.nanargmin(f))
         law = family_spec.to_law(jnp.asarray(theta[best]))
-    at_bound = tuple(name for i, name in enumerate(family_spec.names)
-                     if free[i] and (theta[best, i] <= lower[i] or theta[best, i] >= upper[i]))
+        on_bound = (theta[best] <= lower) | (theta[best] >= upper)
+        detail = (f"; the runs span {design.spans(runs, family_spec.needs)}; check that the losses fall as the "
+                  f"runs grow, or {design.narrowest(runs, family_spec.needs)}")
+        if law is not None:
+            design.check_fitted_law(law, caller="fit_huber", detail=detail)
+        conditioning = _conditioning(family_spec, features, np.log(runs.loss), runs.weight, theta[best],
+                                     free & ~on_bound)
+    at_bound = tuple(name for i, name in enumerate(family_spec.names) if free[i] and on_bound[i])
     _warn_if_doubtful(f, converged[best], at_bound, grad_norm[best])
+    if conditioning.problems:
+        warnings.warn(f"fit_huber: the runs do not determine the law: {'; '.join(conditioning.problems)}. The "
+                      f"least determined direction mixes {conditioning.describe_weakest()}. The runs span "
+                      f"{design.spans(runs, family_spec.needs)}; {design.narrowest(runs, family_spec.needs)}",
+                      RuntimeWarning, stacklevel=2)
     return HuberFit(
         law=law,
         params=dict(zip(family_spec.names, map(float, theta[best]))),
@@ -541,12 +700,33 @@ def fit_huber(runs: Runs, family=Chinchilla, *, delta: float = DELTA, grid=None,
         end_objectives=f,
         converged=converged,
         at_bound=at_bound,
+        screened_on=screened_on,
+        conditioning=conditioning,
+        domain=Domain.from_runs(runs.select(runs.weight > 0)),
     )
+
+
+def _conditioning(family: Family, features, log_loss_obs, weight, theta, assessed) -> design.Conditioning:
+    """``design.conditioning`` of a fit at ``theta``, in the coordinates ``assessed``."""
+    features = {name: jnp.asarray(value) for name, value in features.items()}
+    theta = jnp.asarray(theta)
+    index = np.flatnonzero(assessed)
+
+    def log_loss(coordinates):
+        return family.log_loss(theta.at[index].set(coordinates), features)
+
+    values = theta[index]
+    jacobian = jax.jacfwd(log_loss)(values)
+    residuals = log_loss(values) - log_loss_obs
+    names = tuple(family.names[i] for i in index)
+    return design.conditioning(np.asarray(jacobian), np.asarray(residuals), weight, names, np.asarray(values),
+                               exponents=family.exponents, split=family.split)
 
 
 def _warn_if_doubtful(objectives, best_converged, at_bound, grad_norm) -> None:
     """Say so when the fit may not be what it seems (never a silently doubtful answer)."""
-    failed = np.mean(~np.isfinite(objectives))
+    evaluated = objectives[~np.isnan(objectives)]
+    failed = np.mean(~np.isfinite(evaluated))
     if failed > 0.5:
         warnings.warn(f"fit_huber: {failed:.0%} of the starts ended with a non-finite objective; "
                       "check the runs and the grid", RuntimeWarning, stacklevel=3)
@@ -584,11 +764,81 @@ def _padded(features, log_loss_obs, weight):
     return {name: edge(value) for name, value in features.items()}, edge(log_loss_obs), weight
 
 
+SCREEN_RUNS = 4096
+"""Fits of more runs than this screen their starts on a fixed subsample of this many runs."""
+
+FULL_POLISH = 8
+"""The distinct minima of the subsample fit polished on all runs."""
+
+FULL_POLISH_STEPS = 24
+"""Exact Levenberg-Marquardt iterations of that polish (from near the optimum)."""
+
+
 def _fit(family, features, log_loss_obs, weight, starts, free, lower, upper, delta):
-    weight = np.broadcast_to(weight, (len(starts), len(weight)))
-    features, log_loss_obs, weight = _padded(features, log_loss_obs, weight)
-    out = _fit_program(family, delta, features, log_loss_obs, starts, weight, free, lower, upper)
-    return tuple(np.asarray(x) for x in out)
+    """End points, objectives on all runs, gradient norms, convergence flags, and the
+    number of runs the starts were screened on."""
+    _check_memory(len(starts), _bucket(len(log_loss_obs)), len(family.names))
+    positive = np.flatnonzero(weight > 0)
+    if len(positive) <= SCREEN_RUNS:
+        padded_features, padded_loss, padded_weight = _padded(features, log_loss_obs, weight)
+        out = _fit_program(family, delta, padded_features, padded_loss, starts, padded_weight, free, lower, upper)
+        theta, f, grad_norm, converged = (np.asarray(x) for x in out)
+        return theta, np.where(np.isnan(f), np.inf, f), grad_norm, converged, len(log_loss_obs)
+    sample = np.sort(np.random.default_rng(0).choice(positive, SCREEN_RUNS, replace=False))
+    sample_features, sample_loss, sample_weight = _padded({name: value[sample] for name, value in features.items()},
+                                                          log_loss_obs[sample], weight[sample])
+    out = _fit_program(family, delta, sample_features, sample_loss, starts, sample_weight, free, lower, upper)
+    theta, f_sample, _, _ = (np.asarray(x) for x in out)
+    chosen = _distinct(theta, np.where(np.isnan(f_sample), np.inf, f_sample), FULL_POLISH)
+    polished, f, grad_norm, converged = (np.asarray(x) for x in _refit_program(
+        family, delta, FULL_POLISH_STEPS, *_padded(features, log_loss_obs, weight), theta[chosen], free, lower,
+        upper))
+    theta = theta.copy()
+    theta[chosen] = polished
+    out_f, out_grad = np.full(len(starts), np.nan), np.full(len(starts), np.nan)
+    out_converged = np.zeros(len(starts), bool)
+    out_f[chosen], out_grad[chosen], out_converged[chosen] = np.where(np.isnan(f), np.inf, f), grad_norm, converged
+    return theta, out_f, out_grad, out_converged, SCREEN_RUNS
+
+
+def _distinct(points, objectives, count: int) -> np.ndarray:
+    """Indices of the best point and the next best ones that differ from those taken
+    (by more than 1e-3 in some coordinate), at most ``count``."""
+    order = np.argsort(objectives)
+    chosen = [order[0]]
+    for i in order[1:]:
+        if len(chosen) == count or not np.isfinite(objectives[i]):
+            break
+        if all(np.max(np.abs(points[i] - points[c])) > 1e-3 for c in chosen):
+            chosen.append(i)
+    return np.array(chosen)
+
+
+def _available_bytes() -> float:
+    """Memory this process may still allocate: MemAvailable of /proc/meminfo (inf if unknown)."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024.0
+    except OSError:
+        pass
+    return float("inf")
+
+
+def _check_memory(starts: int, runs: int, parameters: int) -> None:
+    """Refuse a fit whose working set (float64) would not fit in the memory available.
+
+    The moments of one scan step hold about 48 arrays of starts x chunk, the batched
+    Levenberg-Marquardt state about 20 of starts x P x P; the runs' columns about 16 of runs.
+    """
+    chunk = _chunk(starts, runs)
+    need = 8.0 * (starts * (48 * chunk + 20 * parameters * parameters) + 16 * runs)
+    available = _available_bytes()
+    if need > available:
+        advice = "use fewer starts (grid=)" if starts * chunk * 48 > 16 * runs else "use fewer runs"
+        raise ValueError(f"fit_huber: {starts} starts x {runs} runs (padded) need about {need / 2**30:.3g} GiB in "
+                         f"float64, more than the {available / 2**30:.3g} GiB available; {advice}")
 
 
 def _moments(family, features, log_loss_obs, delta):
@@ -610,24 +860,36 @@ def _fit_program(family, delta, features, log_loss_obs, starts, weight, free, lo
 # bootstrap
 
 
+class RefitWarning(RuntimeWarning):
+    """Some bootstrap refits did not converge to a valid law; the intervals use the others."""
+
+
+class NoRefitConverged(ValueError):
+    """No bootstrap refit converged to a valid law: there are no intervals."""
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Bootstrap:
     """Refits on resampled runs.
 
     Attributes:
-        law: the refitted laws as one batched law (leading axis = resamples), or None
-            for a user-supplied model.
-        params: the refitted coordinates, shape (n, P), in the order of ``names``.
+        law: the refits that converged to a valid law (``used``), as one batched law
+            (leading axis = those refits), or None for a user-supplied model. It always
+            passes the law's own checks.
+        params: every refit's coordinates, shape (n, P), in the order of ``names``.
         names: the fitted coordinates.
         objective: each refit's Huber objective on its resample, shape (n,).
         converged: whether each refit stopped at a verified local minimum, shape (n,).
+        used: the refits behind ``law`` and ``intervals``: converged, with every
+            parameter in range, shape (n,).
         level: the coverage of ``intervals`` (e.g. 0.95).
-        intervals: percentile intervals ``{name: (low, high)}`` over the converged refits
+        intervals: percentile intervals ``{name: (low, high)}`` over the ``used`` refits
             for the law's parameters (E, A, B, alpha, beta for Chinchilla), the
             compute-optimal exponents a and b (Chinchilla), and ``"N*"`` and ``"D*"``: arrays
-            of lows and highs, one per budget in ``flops``. Fewer than 99% converged refits
-            give a warning.
+            of lows and highs, one per budget in ``flops``. Fewer than 99% used refits
+            give a ``RefitWarning``; none is refused (``NoRefitConverged``).
         flops: the budgets of the N* and D* intervals (FLOPs).
+        domain: the ranges of N, D, compute and tokens per parameter of the runs.
     """
 
     law: object
@@ -635,9 +897,16 @@ class Bootstrap:
     names: tuple[str, ...]
     objective: np.ndarray
     converged: np.ndarray
+    used: np.ndarray
     level: float
     intervals: dict[str, tuple]
     flops: np.ndarray
+    domain: Domain
+
+
+_BLOCK_ELEMENTS = 2**24
+"""Refits x padded runs per block of resamples: bootstraps larger than this run in blocks of
+equal size (one compiled program), so that memory stays bounded."""
 
 
 def bootstrap(runs: Runs, n: int = 1000, *, key, family=Chinchilla, fit: HuberFit | None = None, starts: int = 4,
@@ -645,10 +914,15 @@ def bootstrap(runs: Runs, n: int = 1000, *, key, family=Chinchilla, fit: HuberFi
     """Percentile intervals from refitting the law on ``n`` resamples of the runs.
 
     Each resample draws len(runs) runs with replacement (as multinomial counts that
-    multiply the runs' weights). All resamples are refitted together in one compiled
-    program, each warm-started from the full-data optimum and the next best distinct
-    local minima of ``fit`` (``starts`` in all), ``steps`` exact Levenberg-Marquardt
-    iterations each; the best start per resample is kept.
+    multiply the runs' weights). The resamples are refitted together in one compiled
+    program (in equal blocks when refits x runs exceed ``_BLOCK_ELEMENTS``; block i draws
+    its resamples from ``jax.random.fold_in(key, i)``), each warm-started from the
+    full-data optimum and the next best distinct local minima of ``fit`` (``starts`` in
+    all), ``steps`` exact Levenberg-Marquardt iterations each; the best start per resample
+    is kept, and one that has not converged goes on for 4 x ``steps`` and then 16 x
+    ``steps`` more iterations (``ESCALATION``; ill-conditioned fits need them). The
+    intervals and ``law`` use only the refits that converged to a valid law; a warning
+    says how many did not, and a bootstrap where none did is refused.
 
     Args:
         runs: the training runs.
@@ -657,12 +931,16 @@ def bootstrap(runs: Runs, n: int = 1000, *, key, family=Chinchilla, fit: HuberFi
         family, delta, fixed, bounds: as for ``fit_huber``.
         fit: the full-data fit to start from (computed when None).
         starts: warm starts per resample.
-        steps: iterations per resample.
+        steps: iterations per resample (before ``ESCALATION``).
         level: interval coverage, in (0, 1).
         flops: budgets (FLOPs) at which to give intervals for the compute-optimal N*, D*.
 
     Returns:
         ``Bootstrap``.
+
+    Raises:
+        ValueError: bad arguments, runs that cannot identify the law (as ``fit_huber``),
+            or ``NoRefitConverged``.
 
     References: Efron & Tibshirani 1993, "An Introduction to the Bootstrap", ch. 13;
     Besiroglu et al. 2024, sec. 3 (4000 resamples).
@@ -673,32 +951,77 @@ def bootstrap(runs: Runs, n: int = 1000, *, key, family=Chinchilla, fit: HuberFi
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     if not isinstance(starts, int) or starts < 1:
         raise ValueError(f"starts must be a positive integer, got {starts!r}")
+    if not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    if not isinstance(runs, Runs):
+        raise TypeError(f"runs must be a Runs, got {type(runs).__name__}")
     family_spec = _resolve(family, None, None, None)
     free, lower, upper = _constraints(family_spec, fixed, bounds)
+    _check_identifiable(runs, family_spec, free, caller="bootstrap")
     if fit is None:
         fit = fit_huber(runs, family, delta=delta, fixed=fixed, bounds=bounds)
     warm = _distinct_minima(fit, starts)
+    block = max(1, _BLOCK_ELEMENTS // (len(warm) * _bucket(len(runs))))
     with jax.enable_x64(True):
-        counts = _resample_counts(key, n, len(runs))
-        weight = np.repeat(np.asarray(counts) * runs.weight, len(warm), axis=0)
-        theta0 = np.tile(warm, (n, 1))
-        theta, f, _, converged = _refit_program(
-            family_spec, delta, steps, *_padded(_features(runs), np.log(runs.loss), weight), theta0, free, lower,
-            upper)
-        theta = np.asarray(theta).reshape(n, len(warm), -1)
-        f = np.where(np.isnan(f), np.inf, np.asarray(f)).reshape(n, len(warm))
-        best = np.argmin(f, axis=1)
-        rows = np.arange(n)
-        params, objective = theta[rows, best], f[rows, best]
-        converged = np.asarray(converged).reshape(n, len(warm))[rows, best]
+        if n <= block:
+            params, objective, converged = _refit_block(family_spec, delta, steps, runs,
+                                                        _resample_counts(key, n, len(runs)), warm, free, lower, upper)
+        else:
+            parts = [_refit_block(family_spec, delta, steps, runs,
+                                  _resample_counts(jax.random.fold_in(key, i), block, len(runs)), warm, free, lower,
+                                  upper) for i in range(-(-n // block))]
+            params, objective, converged = (np.concatenate(arrays)[:n] for arrays in zip(*parts))
         law = family_spec.to_law(jnp.asarray(params))
-        if converged.mean() < 0.99:
-            warnings.warn(f"bootstrap: {int((~converged).sum())} of {n} refits did not converge; raise steps= "
-                          "or starts=", RuntimeWarning, stacklevel=2)
-        intervals = _intervals(family_spec, _take(law, converged), params[converged], level, flops)
+        valid = np.isfinite(params).all(axis=1) if law is None else ~np.asarray(_validate.invalid_law(law))
+        used = converged & np.broadcast_to(valid, converged.shape)
+        if not used.any():
+            raise NoRefitConverged(
+                f"bootstrap: none of the {n} refits converged to a valid law ({int(converged.sum())} converged), so "
+                "there are no intervals; the runs may not determine the law (see fit_huber's warnings), or raise "
+                "steps= or starts=")
+        if used.mean() < 0.99:
+            warnings.warn(f"bootstrap: {int((~used).sum())} of {n} refits did not converge; the intervals use the "
+                          f"{int(used.sum())} that did; raise steps= or starts=", RefitWarning, stacklevel=2)
+        law = _take(law, used)
+        intervals = _intervals(family_spec, law, params[used], level, flops)
     return Bootstrap(law=law, params=params, names=family_spec.names, objective=objective,
-                     converged=converged, level=level, intervals=intervals,
-                     flops=np.atleast_1d(np.asarray(flops, dtype=float)))
+                     converged=converged, used=used, level=level, intervals=intervals,
+                     flops=np.atleast_1d(np.asarray(flops, dtype=float)),
+                     domain=Domain.from_runs(runs.select(runs.weight > 0)))
+
+
+ESCALATION = (4, 16)
+"""Bootstrap refits that did not converge in ``steps`` iterations go on from where they
+stopped for this many times ``steps`` more, round after round, until they converge."""
+
+
+def _refit_block(family, delta, steps, runs, counts, warm, free, lower, upper):
+    """Refits of the resamples ``counts`` (r, runs) from every warm start, the best start
+    of each resample kept; those that did not converge continue (``ESCALATION``). Returns
+    the coordinates (r, P), objectives (r,; inf where failed) and convergence flags (r,)."""
+    r = counts.shape[0]
+    features, log_loss_obs = _features(runs), np.log(runs.loss)
+
+    def refit(steps, weight, theta):
+        out = _refit_program(family, delta, steps, *_padded(features, log_loss_obs, weight), theta, free, lower, upper)
+        theta, f, _, converged = (np.asarray(x) for x in out)
+        return theta, np.where(np.isnan(f), np.inf, f), converged
+
+    weight = np.repeat(np.asarray(counts) * runs.weight, len(warm), axis=0)
+    theta, f, converged = refit(steps, weight, np.tile(warm, (r, 1)))
+    theta, f, converged = theta.reshape(r, len(warm), -1), f.reshape(r, len(warm)), converged.reshape(r, len(warm))
+    best = np.argmin(f, axis=1)
+    rows = np.arange(r)
+    params, objective, converged = theta[rows, best], f[rows, best], converged[rows, best]
+    for factor in ESCALATION:
+        failed = np.flatnonzero(~converged)
+        if not failed.size or not steps:
+            break
+        again = np.resize(failed, _bucket(failed.size))  # padded to a bucket: few programs to compile
+        theta, f, done = refit(factor * steps, np.asarray(counts)[again] * runs.weight, params[again])
+        k = failed.size
+        params[failed], objective[failed], converged[failed] = theta[:k], f[:k], done[:k]
+    return params, objective, converged
 
 
 def _take(law, mask):

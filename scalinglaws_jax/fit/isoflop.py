@@ -9,6 +9,10 @@ They differ in how they find the compute-optimal runs:
 
 Both fits run on the host in NumPy float64 (they are not jit-able; JAX only draws the
 bootstrap's random numbers); their results are pytrees whose ``predict`` is jnp code.
+
+Both report the standard errors of their exponents and warn (``RuntimeWarning``) when a
+line through 2 points leaves them untested or when they are not significantly inside
+(0, 1); runs that do not vary in size or in compute are refused (``design.py``).
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import numbers
+import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..domain import Domain
+from . import design
 from .runs import Runs
 
 __all__ = ["EnvelopeFit", "IsoFLOPFit", "fit_envelope", "fit_isoflop"]
@@ -35,7 +42,7 @@ class _PowerLaws:
         return self.k_N * flops**self.a, self.k_D * flops**self.b
 
 
-def _result(cls, meta=()):
+def _result(cls, meta=("domain",)):
     cls = dataclasses.dataclass(frozen=True, eq=False)(cls)
     fields = [f.name for f in dataclasses.fields(cls)]
     data = [name for name in fields if name not in meta]
@@ -49,23 +56,29 @@ class EnvelopeFit(_PowerLaws):
     Attributes:
         a, b: exponents of N_opt = k_N C^a and D_opt = k_D C^b.
         k_N, k_D: their prefactors (parameters / FLOPs^a, tokens / FLOPs^b).
+        a_se, b_se: the standard errors of a and b from the residuals of the lines
+            (NaN with 2 points).
         flops, N, D, loss: the envelope points, by increasing FLOPs (FLOPs, parameters,
             tokens, loss).
         group: the ``runs.group`` label (run id) of each envelope point, or None.
+        domain: the ranges of N, D, compute and tokens per parameter of the envelope points.
     """
 
     a: np.ndarray
     b: np.ndarray
     k_N: np.ndarray
     k_D: np.ndarray
+    a_se: np.ndarray
+    b_se: np.ndarray
     flops: np.ndarray
     N: np.ndarray
     D: np.ndarray
     loss: np.ndarray
     group: np.ndarray | None
+    domain: Domain
 
 
-@functools.partial(_result, meta=("skipped",))
+@functools.partial(_result, meta=("skipped", "domain"))
 class IsoFLOPFit(_PowerLaws):
     """Approach 2: power laws fitted to the minima of per-budget IsoFLOP parabolas.
 
@@ -73,6 +86,8 @@ class IsoFLOPFit(_PowerLaws):
         a, b: exponents of N_opt = k_N C^a and D_opt = k_D C^b (a + b = 1 up to rounding,
             since D_opt = C / (6 N_opt)).
         k_N, k_D: their prefactors (parameters / FLOPs^a, tokens / FLOPs^b; k_D = 1/(6 k_N)).
+        a_se, b_se: the standard error of a (= that of b) from the residuals of the line
+            through the minima (NaN with 2 budgets).
         budgets: the budgets used, increasing (FLOPs).
         N_opt, D_opt: each budget's parabola minimiser (parameters) and C / (6 N_opt) (tokens).
         loss_opt: the parabola's value at its minimum.
@@ -80,6 +95,8 @@ class IsoFLOPFit(_PowerLaws):
         run_budget: per run, the budget of the group it was assigned to (FLOPs; NaN when
             no group took it, e.g. too far from every explicit budget).
         skipped: ``(budget, reason)`` for each group left out of the power-law fit.
+        domain: the ranges of N, D, compute and tokens per parameter of the runs in the
+            budgets used.
         a_interval, b_interval: percentile bootstrap intervals ``[low, high]``, or None.
         a_samples, b_samples: the bootstrap draws (NaN where a resample left fewer than
             2 usable budgets), or None.
@@ -91,6 +108,8 @@ class IsoFLOPFit(_PowerLaws):
     b: np.ndarray
     k_N: np.ndarray
     k_D: np.ndarray
+    a_se: np.ndarray
+    b_se: np.ndarray
     budgets: np.ndarray
     N_opt: np.ndarray
     D_opt: np.ndarray
@@ -98,6 +117,7 @@ class IsoFLOPFit(_PowerLaws):
     n_runs: np.ndarray
     run_budget: np.ndarray
     skipped: tuple
+    domain: Domain
     a_interval: np.ndarray | None = None
     b_interval: np.ndarray | None = None
     a_samples: np.ndarray | None = None
@@ -136,14 +156,17 @@ def fit_envelope(runs: Runs, *, n_bins: int | None = 1500) -> EnvelopeFit:
     Returns:
         :class:`EnvelopeFit` with ``a, b, k_N, k_D``, the envelope points and ``predict``.
 
+    Warns (``RuntimeWarning``) when a or b is not significantly inside (0, 1) (95%,
+    Student's t on the residuals of the lines) or comes from 2 points.
+
     Raises:
-        ValueError: ``runs`` all at one size, or fewer than 2 envelope points at distinct
-            FLOPs, or a bad ``n_bins``.
+        ValueError: ``runs`` all at one size or one budget, or fewer than 2 envelope
+            points at distinct FLOPs, or a bad ``n_bins``.
 
     References: Hoffmann et al. 2022, "Training Compute-Optimal Large Language Models",
     sec. 3.1 (Approach 1), Table 2 (a = 0.50, b = 0.50).
     """
-    _check_runs(runs)
+    _check_runs(runs, "fit_envelope")
     if n_bins is not None and (not _is_int(n_bins) or n_bins < 1):
         raise ValueError(f"n_bins must be a positive integer or None, got n_bins={n_bins!r}")
     keep = runs.weight > 0
@@ -165,9 +188,19 @@ def fit_envelope(runs: Runs, *, n_bins: int | None = 1500) -> EnvelopeFit:
         )
     a, log_kN = _line(np.log10(flops), np.log10(N))
     b, log_kD = _line(np.log10(flops), np.log10(D))
+    a_se, b_se = _slope_error(np.log10(flops), np.log10(N)), _slope_error(np.log10(flops), np.log10(D))
+    for name, value, error in (("a", a, a_se), ("b", b, b_se)):
+        problem = design.exponent_problem(float(value), float(error), len(flops), name=name,
+                                          what="how the compute-optimal size and data grow with compute")
+        if problem:
+            warnings.warn(f"fit_envelope: {problem}; the envelope of {len(flops)} points may not be the "
+                          "compute-optimal frontier: add runs (sizes on both sides of the optimum at every budget, "
+                          "or checkpoints)", RuntimeWarning, stacklevel=2)
+            break
     return EnvelopeFit(
-        a=a, b=b, k_N=10.0**log_kN, k_D=10.0**log_kD, flops=flops, N=N, D=D,
+        a=a, b=b, k_N=10.0**log_kN, k_D=10.0**log_kD, a_se=a_se, b_se=b_se, flops=flops, N=N, D=D,
         loss=runs.loss[order], group=None if runs.group is None else runs.group[order],
+        domain=Domain.from_runs(runs.select(order)),
     )
 
 
@@ -196,9 +229,12 @@ def fit_isoflop(
     In each group a parabola loss = c0 + c1 x + c2 x^2, x = log10 N, is fitted by weighted
     least squares (``runs.weight``; all groups' 3x3 normal equations solved at once); its
     minimiser is N_opt, D_opt = C / (6 N_opt). A group is skipped, with its reason, when it
-    has fewer than ``min_sizes`` distinct sizes, when its parabola opens downward, or when
-    the minimum lies outside the group's sizes. Then log10 N_opt and log10 D_opt are
-    fitted linearly against log10 C (unweighted), so a + b = 1.
+    has fewer than ``min_sizes`` distinct sizes, when its parabola opens downward or its
+    curvature is not significantly positive (95%, Student's t on the parabola's residuals,
+    where it has more runs than 3), or when the minimum lies outside the group's sizes.
+    Then log10 N_opt and log10 D_opt are fitted linearly against log10 C (unweighted), so
+    a + b = 1; ``a_se`` is the standard error of a, and a warning says when a is not
+    significantly inside (0, 1) or comes from 2 budgets.
 
     The parabola is only an approximation of an IsoFLOP profile: for L = E + A/N^alpha +
     B/D^beta the profile in log N is asymmetric unless alpha = beta. Its shape is the same
@@ -230,13 +266,14 @@ def fit_isoflop(
         with reasons, bootstrap intervals and ``predict``.
 
     Raises:
-        ValueError: bad arguments (named with their value), all runs at one size, or
-            fewer than 2 usable budgets (the message lists every skipped group and why).
+        ValueError: bad arguments (named with their value), all runs at one size or one
+            budget, or fewer than 2 usable budgets (the message lists every skipped group
+            and why).
 
     References: Hoffmann et al. 2022, "Training Compute-Optimal Large Language Models",
     sec. 3.2 (Approach 2), Figure 3, Table 2 (a = 0.49, b = 0.51).
     """
-    _check_runs(runs)
+    _check_runs(runs, "fit_isoflop")
     if not (isinstance(tolerance_dex, numbers.Real) and 0 < tolerance_dex < np.inf):
         raise ValueError(
             f"tolerance_dex must be finite and positive (log10 FLOPs), got tolerance_dex={tolerance_dex!r}"
@@ -303,10 +340,16 @@ def fit_isoflop(
     D_opt = C / (6.0 * N_opt)
     a, log_kN = _line(np.log10(C), np.log10(N_opt))
     b, log_kD = _line(np.log10(C), np.log10(D_opt))
+    a_se = _slope_error(np.log10(C), np.log10(N_opt))
+    problem = design.exponent_problem(float(a), float(a_se), len(C), what="how N* grows with compute")
+    if problem:
+        warnings.warn(f"fit_isoflop: {problem}; add sizes around each budget's optimum, or more budgets",
+                      RuntimeWarning, stacklevel=2)
+    in_used = np.isin(labels, used) & (runs.weight > 0)
     fit = dict(
-        a=a, b=b, k_N=10.0**log_kN, k_D=10.0**log_kD, budgets=C, N_opt=N_opt, D_opt=D_opt,
+        a=a, b=b, k_N=10.0**log_kN, k_D=10.0**log_kD, a_se=a_se, b_se=a_se, budgets=C, N_opt=N_opt, D_opt=D_opt,
         loss_opt=loss_opt[used], n_runs=present[used].sum(1), run_budget=run_budget,
-        skipped=tuple(sorted(skipped)),
+        skipped=tuple(sorted(skipped)), domain=Domain.from_runs(runs.select(in_used)),
     )
     if n_bootstrap:
         sub = (x[used], y[used], w[used], sizes[used], present[used])
@@ -334,18 +377,28 @@ def _vertices(x, y, w, sizes, min_sizes):
     enough = n_sizes >= min_sizes
     normal = np.where(enough[..., None, None], normal, np.eye(3))  # singular otherwise
     c0, c1, c2 = np.moveaxis(np.linalg.solve(normal, rhs[..., None])[..., 0], -1, 0)
+    # Standard error of the curvature from the residuals, where there are more runs than 3.
+    fitted = c0[..., None] + c1[..., None] * x + c2[..., None] * x**2
+    dof = counted.sum(-1) - 3
     with np.errstate(divide="ignore", invalid="ignore"):
+        variance = np.sum(w * (y - fitted) ** 2, -1) / dof
+        c2_se = np.sqrt(np.maximum(variance * np.linalg.inv(normal)[..., 2, 2], 0.0))
         x_opt = -c1 / (2.0 * c2)
         loss_opt = c0 - c1**2 / (4.0 * c2)
+    t = np.vectorize(design.t_quantile, otypes=[float])(np.maximum(dof, 0))
+    clear = (dof < 1) | (c2 - t * c2_se > 0)
     lo = np.where(counted, x, np.inf).min(-1)
     hi = np.where(counted, x, -np.inf).max(-1)
-    ok = enough & (c2 > 0) & (x_opt >= lo) & (x_opt <= hi)
+    ok = enough & (c2 > 0) & clear & (x_opt >= lo) & (x_opt <= hi)
 
     def why(i, centre):
         if not enough[i]:
             return f"{n_sizes[i]} distinct size(s) with positive weight, need min_sizes={min_sizes}"
         if not c2[i] > 0:
             return f"the parabola opens downward or is flat (curvature {c2[i]:.3g} loss per dex^2)"
+        if not clear[i]:
+            return (f"the curvature {c2[i]:.3g} +- {c2_se[i]:.2g} loss per dex^2 (standard error) is not "
+                    "significantly positive: no clear minimum")
         return (
             f"the parabola's minimum N={10 ** (x_opt[i] + centre):.3g} lies outside the group's "
             f"sizes {10 ** (lo[i] + centre):.3g} to {10 ** (hi[i] + centre):.3g}"
@@ -383,6 +436,15 @@ def _line(x, y, mask=None):
         slope = (dx * np.where(m, y - my[..., None], 0)).sum(-1) / (dx**2).sum(-1)
     slope = np.where(k >= 2, slope, np.nan)
     return slope, my - slope * mx
+
+
+def _slope_error(x, y):
+    """The standard error of the least-squares slope of y on x (NaN with 2 points)."""
+    if len(x) < 3:
+        return np.float64(np.nan)
+    slope, intercept = _line(x, y)
+    residuals = y - (slope * x + intercept)
+    return np.sqrt(np.sum(residuals**2) / (len(x) - 2) / np.sum((x - x.mean()) ** 2))
 
 
 def _cluster(logC, tolerance):
@@ -434,14 +496,10 @@ def _budgets(budgets):
     return values
 
 
-def _check_runs(runs):
+def _check_runs(runs, caller):
     if not isinstance(runs, Runs):
         raise ValueError(f"runs must be a scalinglaws_jax Runs, got {type(runs).__name__}")
-    if len(np.unique(runs.N)) < 2:
-        raise ValueError(
-            f"runs.N: all {len(runs)} runs have the same size N={float(runs.N[0])!r}; "
-            "the compute-optimal size cannot be located without several sizes"
-        )
+    design.check_spread(runs, ("N", "flops"), n_free=1, caller=caller)
 
 
 def _is_int(value):
