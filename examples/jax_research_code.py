@@ -82,7 +82,7 @@ else:
     fit = sl.fit_huber(runs, grid=np.array(quick_grid) if args.quick else None)
     # steps=64 refit iterations per resample (default 16): fewer unconverged refits to warn about.
     boot = sl.bootstrap(runs, 50 if args.quick else 1000, key=jax.random.key(0), fit=fit, steps=64)
-    draws, source = boot.law, f"{len(boot.converged)} bootstrap refits"
+    draws, source = boot.law, f"{int(boot.used.sum())} converged bootstrap refits"
 print(f"\n{source}: alpha has shape {jnp.shape(draws.alpha)}")
 
 n_star = jax.vmap(sl.compute_optimal, (0, None))(draws, FLOPS).N  # one N* per draw

@@ -490,8 +490,10 @@ def test_family_law_is_batched(family_fit):
         leaf = getattr(post.law, name)
         assert leaf.shape == (post.num_draws,) and leaf.dtype == jnp.float64
         np.testing.assert_array_equal(np.asarray(leaf), post.samples[name].reshape(-1))
-    if family is sl.Kaplan:  # not determined by (N, D, loss)
-        assert np.all(np.isnan(np.asarray(post.law.C_c))) and np.all(np.isnan(np.asarray(post.law.alpha_C)))
+    if family is sl.Kaplan:  # not fitted: the frontier the fitted N_c, D_c, alpha_N, alpha_D imply
+        C_c, alpha_C = sl.fit.huber.kaplan_frontier(post.law.N_c, post.law.D_c, post.law.alpha_N, post.law.alpha_D)
+        np.testing.assert_allclose(post.law.C_c, C_c, rtol=1e-12)
+        np.testing.assert_allclose(post.law.alpha_C, alpha_C, rtol=1e-12)
     inputs = FAMILIES[family][2](runs)
     losses = np.asarray(jax.jit(jax.vmap(lambda law: law.loss(*inputs)))(post.law))
     assert losses.shape == (post.num_draws, len(runs))
@@ -587,7 +589,7 @@ def test_family_needs_its_columns():
         fit_bayes(without, sl.DataConstrained, key=jax.random.key(0))
     _, runs = _compute_runs(rng)
     one_budget = sl.Runs(N=runs.N, flops=np.full(len(runs), 1e20), loss=runs.loss)
-    with pytest.raises(ValueError, match="same flops"):
+    with pytest.raises(ValueError, match=r"same budget C=1e\+20 FLOPs"):
         fit_bayes(one_budget, sl.ComputeLaw, key=jax.random.key(0))
     _, runs = _kaplan_runs(rng)
     with pytest.raises(ValueError, match="too few"):

@@ -64,7 +64,7 @@ EXPECTED = {
     "fit_your_csv.py": ["Runs(48 runs", "(50 resamples, 50 converged)", "(true 2.94e+10)"],
     "jax_research_code.py": [
         "1e+24 FLOPs: N*  9.59e+10 params",  # sl.EPOCH_2024's compute-optimal N* at 1e24
-        "50 bootstrap refits: alpha has shape (50,)",
+        "50 converged bootstrap refits: alpha has shape (50,)",
         "shape (4, 4, 3)",
         "status 0 everywhere: True",
     ],

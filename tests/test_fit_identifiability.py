@@ -190,3 +190,11 @@ def test_check_spread_names_each_quantity():
         design.check_spread(nearly, ("tokens_per_param",), n_free=1, caller="x", exponents=("alpha", "beta"))
     assert design.t_quantile(1) == pytest.approx(12.706)
     assert design.t_quantile(1000) == pytest.approx(1.962, abs=1e-3)
+
+
+def test_fit_bayes_refuses_a_single_ratio_in_the_same_words():
+    N = np.geomspace(1e8, 1e10, 20)
+    runs = sl.Runs(N=N, D=20 * N, loss=np.asarray(sl.EPOCH_2024.loss(N, 20 * N)))
+    with pytest.raises(ValueError, match=r"fit_bayes: all 20 runs have the same tokens per parameter D/N=20 \(within 0.01 dex\): "
+                                         r"alpha and beta are not separately identified"):
+        sl.fit_bayes(runs, key=jax.random.key(0), method="laplace")

@@ -6,6 +6,8 @@ Reference: Kaplan et al. 2020, eqs. (1.5)-(1.6) (the joint law L(N, D)); its
 compute-efficient frontier under C = 6 N D is derived in ``huber.kaplan_frontier``.
 """
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -109,3 +111,30 @@ def test_fits_carry_the_domain_of_their_runs():
     points = sl.Runs(N=envelope.N, D=envelope.D, loss=envelope.loss)
     assert envelope.domain == Domain.from_runs(points)
     assert Domain.from_dict(fit.domain.to_dict()) == fit.domain
+
+
+def _noisy_kaplan_runs():
+    exact = _runs(KAPLAN, n=60)
+    return sl.Runs(N=exact.N, D=exact.D, loss=exact.loss * np.exp(0.01 * np.random.default_rng(1).standard_normal(60)))
+
+
+def test_an_approximate_posterior_of_invalid_laws_is_refused():
+    # Laplace's Gaussian on log D_c and alpha_D is far too wide here: its tail underflows D_c to 0.
+    with pytest.raises(RuntimeError, match=r"of 800 draws are not valid Kaplan laws .* use method='nuts'"):
+        sl.fit_bayes(_noisy_kaplan_runs(), sl.Kaplan, key=jax.random.key(0), method="laplace", num_samples=200)
+
+
+@pytest.mark.slow
+def test_a_kaplan_posterior_law_is_usable_outside_jit():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # short chains: R-hat and ESS are not the point here
+        post = sl.fit_bayes(_noisy_kaplan_runs(), sl.Kaplan, key=jax.random.key(0), num_chains=2, num_warmup=300,
+                            num_samples=300)
+    law = post.law
+    _validate.check_law(law)
+    C_c, alpha_C = sl.fit.huber.kaplan_frontier(law.N_c, law.D_c, law.alpha_N, law.alpha_D)
+    np.testing.assert_allclose(law.C_c, C_c, rtol=1e-12)
+    np.testing.assert_allclose(law.alpha_C, alpha_C, rtol=1e-12)
+    plans = jax.vmap(sl.compute_optimal, (0, None))(law, 1e23)
+    assert np.all(np.asarray(plans.status) == 0)
+    np.testing.assert_allclose(law.loss_C(1e23), plans.loss, rtol=1e-9)

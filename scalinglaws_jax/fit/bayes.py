@@ -810,12 +810,15 @@ def _paths(path) -> tuple[Path, Path]:
 
 
 def _to_law(family, samples):
-    """The family's law with a leading draw axis; fields not fitted (Kaplan's C_c, alpha_C) are NaN."""
+    """The family's law with a leading draw axis. Kaplan's C_c and alpha_C, not fitted, are
+    each draw's own compute frontier (``huber.kaplan_frontier``)."""
     with jax.enable_x64(True):
-        draws = samples["sigma"].size
-        return family(**{field.name: jnp.asarray(samples[field.name].reshape(-1) if field.name in samples
-                                                 else np.full(draws, np.nan), jnp.float64)
-                         for field in dataclasses.fields(family)})
+        fields = {name: jnp.asarray(samples[name].reshape(-1), jnp.float64)
+                  for name in (field.name for field in dataclasses.fields(family)) if name in samples}
+        if family is Kaplan:
+            fields["C_c"], fields["alpha_C"] = huber.kaplan_frontier(
+                fields["N_c"], fields["D_c"], fields["alpha_N"], fields["alpha_D"])
+        return family(**fields)
 
 
 def data_hash(runs: Runs) -> str:
@@ -877,19 +880,14 @@ def _complete(family, spec, priors, fixed, likelihood):
     return full, checked
 
 
-def _check_identifiable(runs: Runs, family, spec: _Spec, free) -> None:
-    """The checks of ``fit_huber``: unique tokens where needed, more runs than free
-    parameters, and more than one value of each feature a scale term is measured on."""
-    if family is DataConstrained and runs.unique_tokens is None:
-        raise ValueError("a DataConstrained fit needs runs.unique_tokens (the unique tokens behind each run's D)")
+def _check_identifiable(runs: Runs, family, spec: _Spec, free, fixed) -> None:
+    """The design checks of ``fit_huber`` (``huber.check_design``: several sizes, token
+    counts and tokens per parameter, unique tokens where needed), and more runs than free
+    parameters, the noise's included."""
     if len(runs) <= len(free):
         raise ValueError(f"runs has {len(runs)} runs, too few for {len(free)} free parameters {free}")
-    for _, feature, _ in spec.terms.values():
-        name = feature.removeprefix("log_")
-        column = getattr(runs, name)
-        if np.unique(column).size < 2:
-            raise ValueError(f"all runs have the same {name}={column[0]:.4g}: "
-                             f"the law's {name} term is not identifiable")
+    huber.check_design(runs, family, fixed={name: value for name, value in fixed.items() if name in spec.params},
+                       caller="fit_bayes")
 
 
 def default_chain_method(num_chains: int) -> str:
@@ -1010,7 +1008,7 @@ def fit_bayes(runs: Runs, family=Chinchilla, *, key, num_chains: int = 4, num_wa
         family, num_chains=num_chains, num_warmup=num_warmup, num_samples=num_samples, method=method,
         priors=priors, fixed=fixed, likelihood=likelihood, chain_method=chain_method, num_steps=num_steps)
     free = [name for name in (*spec.params, *NOISE_PARAMS) if name in full_priors]
-    _check_identifiable(runs, family, spec, free)
+    _check_identifiable(runs, family, spec, free, full_fixed)
 
     features = huber._features(runs)
     references = {feature: float(features[feature].mean()) for _, feature, _ in spec.terms.values()}
@@ -1047,7 +1045,13 @@ def fit_bayes(runs: Runs, family=Chinchilla, *, key, num_chains: int = 4, num_wa
                for name in (*spec.params, *NOISE_PARAMS) if name in raw or name in full_fixed}
     for value in samples.values():
         value.flags.writeable = False
-    post = Posterior(law=_to_law(family, samples), samples=samples, method=method, likelihood=likelihood,
+    law = _to_law(family, samples)
+    invalid = int(np.count_nonzero(_validate.invalid_law(law)))
+    if invalid:  # a Gaussian approximation's tail, in floating point: exp of a very negative number
+        raise RuntimeError(f"fit_bayes(method={method!r}): {invalid} of {diverging.size} draws are not valid "
+                           f"{family.__name__} laws (a parameter underflowed to 0 or left its range): the "
+                           "approximation does not fit this posterior; use method='nuts'")
+    post = Posterior(law=law, samples=samples, method=method, likelihood=likelihood,
                      priors={name: _describe(prior) for name, prior in full_priors.items()},
                      fixed=full_fixed, diverging=diverging, num_steps=steps, info=info,
                      domain=Domain.from_runs(runs))
@@ -1163,6 +1167,12 @@ and ran in 4x (0.08 -> 0.33 s for 4000 steps and 4000 draws on the 240 Chinchill
 _MODE_ITERATIONS = 100
 """Levenberg-Marquardt iterations of the approximations' search for the posterior mode."""
 
+MODE_DECREMENT = 1e-2
+"""Largest Newton decrement g^T H^-1 g at which the Laplace approximation's search counts as
+having reached the mode: the squared distance, in posterior standard deviations, to where
+one more Newton step would go (1e-2: within 0.1 of them)."""
+
+
 
 def _mode(potential, z, iterations):
     """A mode of ``potential`` and its Hessian, by Levenberg-Marquardt from ``z``.
@@ -1171,7 +1181,8 @@ def _mode(potential, z, iterations):
     the Hessian is the central difference of the gradient (one vectorised evaluation of
     2 x size + 1 gradients; JAX's BFGS and exact Hessian compile several times slower,
     and BFGS's line search stalls on this problem from most starts). Returns
-    ``(mode, Hessian)``.
+    ``(mode, Hessian, Newton decrement g^T H^-1 g there)``: the decrement is twice the
+    potential a Newton step would still gain, ~0 at a mode.
     """
     size = z.shape[0]
 
@@ -1193,8 +1204,8 @@ def _mode(potential, z, iterations):
         return z - jnp.linalg.solve(damped, g), z, f, g, hessian, lam
 
     first = (z, z, jnp.inf, jnp.zeros_like(z), jnp.eye(size, dtype=z.dtype), jnp.asarray(1e-3, z.dtype))
-    _, z, _, _, hessian, _ = jax.lax.fori_loop(0, iterations + 1, iteration, first)
-    return z, hessian
+    _, z, _, g, hessian, _ = jax.lax.fori_loop(0, iterations + 1, iteration, first)
+    return z, hessian, g @ jnp.linalg.solve(hessian, g)
 
 
 @functools.partial(jax.jit, static_argnames=("spec", "likelihood", "method", "draws", "num_steps"),
@@ -1209,7 +1220,7 @@ def _approximate(key, data, *, spec, likelihood, method, draws, num_steps):
     ``num_steps`` Adam steps (step 0.01) on the one-draw reparameterised ELBO with the
     Gaussian's entropy in closed form. Laplace: the posterior mode by Levenberg-Marquardt
     (``_mode``) and the inverse Hessian there as covariance. Returns the constrained
-    draws, each of shape (draws,).
+    draws, each of shape (draws,), and the Newton decrement at the mode (0 for SVI).
 
     References: Kucukelbir et al. 2017, "Automatic Differentiation Variational Inference".
     """
@@ -1244,23 +1255,28 @@ def _approximate(key, data, *, spec, likelihood, method, draws, num_steps):
                                 jax.random.normal(fit_key, (num_steps, size), jnp.float64))
         params = optimizer.get_params(state)
         z = params["loc"] + noise @ cholesky(params).T
+        decrement = jnp.zeros((), jnp.float64)
     else:
-        mode, hessian = _mode(potential, origin, _MODE_ITERATIONS)
+        mode, hessian, decrement = _mode(potential, origin, _MODE_ITERATIONS)
         # covariance T T^T = hessian^-1; NaN where the Hessian is not positive definite
         T = jax.scipy.linalg.solve_triangular(jnp.linalg.cholesky(hessian), eye, lower=True, trans="T")
         z = mode + noise @ T.T
-    return jax.vmap(lambda one: _constrain(spec, likelihood, data, dict(zip(sites, one))))(z)
+    return jax.vmap(lambda one: _constrain(spec, likelihood, data, dict(zip(sites, one))))(z), decrement
 
 
 def _sample_approximation(key, spec, likelihood, data, method, draws, num_steps):
     """``_approximate``'s draws as one chain: constrained draws (1, draws), diverging, steps."""
-    raw = _approximate(key, data, spec=spec, likelihood=likelihood, method=method, draws=draws, num_steps=num_steps)
+    raw, decrement = _approximate(key, data, spec=spec, likelihood=likelihood, method=method, draws=draws,
+                                  num_steps=num_steps)
     if not all(np.isfinite(np.asarray(value)).all() for value in raw.values()):
         raise RuntimeError(f"fit_bayes(method={method!r}) produced non-finite draws (the Hessian at the posterior "
                            "mode is not positive definite); use method='nuts'")
+    if not float(decrement) <= MODE_DECREMENT:
+        raise RuntimeError(f"fit_bayes(method='laplace') did not reach the posterior mode in {_MODE_ITERATIONS} "
+                           f"iterations (Newton decrement {float(decrement):.3g} > {MODE_DECREMENT:g}); "
+                           "use method='nuts'")
     shape = (1, draws)
     return {name: value[None] for name, value in raw.items()}, np.zeros(shape, bool), np.zeros(shape, np.int64)
-
 
 
 def _warn_if_doubtful(post: Posterior, num_warmup: int, num_samples: int) -> None:
