@@ -451,7 +451,7 @@ def test_plan_far_outside_the_fitted_range_warns_and_exits_1(capsys):
 def test_ordinary_extrapolation_is_a_note_and_exits_0(capsys):
     status, out, err = run(capsys, "plan", "--flops", "1e25")
     assert status == 0 and err == ""
-    assert "note: row 1 (C = 1e25) extrapolates epoch-2024 beyond its fitted runs: N = 3.12e11 is 19.3x above" in out
+    assert "note: row 1 (C = 1e25) extrapolates beyond the runs epoch-2024 was fitted on: N = 3.12e11 is 19.3x above" in out
     result = run_json(capsys, "table")
     assert result["warnings"] == [] and [row["row"] for row in result["domain"]["rows"]] == [5, 6, 7]
     assert not any(row["far"] for row in result["domain"]["rows"])

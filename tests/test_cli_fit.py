@@ -540,15 +540,32 @@ def test_envelope_outside_0_1_exits_1(tmp_path):
     path = _write_runs(tmp_path / "runs.csv", N, D, np.asarray(sl.EPOCH_2024.loss(N, D)))
     status, out, err = call("fit", path, "--approach", "1")
     assert status == 1 and "Traceback" not in err
-    (line,) = _warnings_name_only_cli_options(err)
+    lines = _warnings_name_only_cli_options(err)
+    (line,) = [line for line in lines if "fit_envelope" in line]  # the others: budgets far beyond these 7 runs
     assert line.startswith("scalinglaws: warning: fit_envelope: a = ") and "not significantly between 0 and 1" in line
+    assert all("lies far outside the fitted runs" in other for other in lines if other != line)
 
 
 @pytest.mark.slow
 def test_json_carries_the_domain_and_the_standard_errors(default_json, runs240):
     from scalinglaws_jax.domain import Domain
 
-    assert default_json["domain"] == Domain.from_runs(runs240).to_dict()
+    assert default_json["domain"]["ranges"] == Domain.from_runs(runs240).to_dict()
     errors = default_json["fit"]["standard_errors"]
     assert set(errors) == {*cli.LAW_PARAMETERS, "a"} and all(0 < value < np.inf for value in errors.values())
     assert errors["alpha"] < 0.02 and errors["a"] < 0.02
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("approach", ["3", "2"])
+def test_plans_far_beyond_the_fitted_runs_warn(approach):
+    status, out, err = call("fit", "chinchilla", "--drop-highest", "5", "--approach", approach,
+                            "--flops", "1e21,1e25,1e29", "--json")
+    result = json.loads(out)
+    assert status == 1 and "Traceback" not in err
+    assert [row["row"] for row in result["domain"]["rows"]] == [2, 3]
+    assert [row["far"] for row in result["domain"]["rows"]] == [False, True]
+    (far,) = [w for w in result["warnings"] if "far outside" in w]
+    assert far.startswith("row 3 (C = 1e29) lies far outside the fitted runs (") and "C = 1e29 is 7.72e6x above" in far
+    assert far.endswith("a doubtful plan; add runs nearer to it before relying on it")
+    assert any(note.startswith("row 2 (C = 1e25) extrapolates beyond the fitted runs: ") for note in result["notes"])

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..allocate import DEFAULT_BUDGETS, budget_table, compute_optimal
 from ..datasets import chinchilla, sardana
+from ..domain import Domain
 from ..fit.huber import CHINCHILLA as _HUBER_CHINCHILLA
 from ..fit.bayes import ESS_MIN, RHAT_MAX, default_chain_method, fit_bayes
 from ..fit.design import check_spread
@@ -23,6 +24,7 @@ from ..fit.isoflop import fit_envelope, fit_isoflop
 from ..fit.runs import Runs
 from ..laws import Chinchilla
 from ._arguments import _argument, _integer, _subcommand, _value_list
+from ._plan import _domain
 from ._render import INTERVAL_LEVEL, _chains, _plain, _rows
 from ._values import LAW_PARAMETERS, RUN_COLUMNS, parse_columns, parse_fixed
 
@@ -175,7 +177,13 @@ def _fit(args) -> dict:
     _check_design(args, runs)
     flops = np.asarray(DEFAULT_BUDGETS if args.flops is None else args.flops, dtype=float)
     fitter = _fit_bayes if args.bayes else {1: _fit_envelope, 2: _fit_isoflop, 3: _fit_huber}[args.approach]
-    return fitter(args, runs, data, flops)
+    result = fitter(args, runs, data, flops)
+    if result.get("rows"):  # the plans at --flops, against the runs they come from
+        notes, doubts, result["domain"] = _domain(args, result["rows"], Domain.from_runs(runs), "the fitted runs",
+                                                   "add runs nearer to it before relying on it")
+        result["notes"] = result["notes"] + notes
+        result["warnings"] = result["warnings"] + doubts
+    return result
 
 
 def _check_fit_options(args) -> None:
@@ -294,7 +302,6 @@ def _fit_huber(args, runs, data, flops) -> dict:
             "best_converged": converged,
             "standard_errors": _standard_errors(fit, parameters),
         },
-        "domain": fit.domain.to_dict(),
         "power_laws": _compute_optimal_power_laws(parameters),
         "bootstrap": None,
         "intervals": None,
@@ -417,7 +424,6 @@ def _power_law_result(args, data, fit, notes, flops, method) -> dict:
         "method": method,
         "power_laws": {name: float(getattr(fit, name)) for name in ("a", "b", "k_N", "k_D")},
         "standard_errors": {"a": _plain(np.asarray(fit.a_se)), "b": _plain(np.asarray(fit.b_se))},
-        "domain": fit.domain.to_dict(),
         "bootstrap": None,
         "intervals": None,
         "notes": notes,

@@ -386,10 +386,13 @@ def _label(args, row: dict, i: int) -> str:
     return f"row {i + 1}" + (f" ({', '.join(parts)})" if parts else "")
 
 
-def _domain(args, rows) -> tuple[list[str], list[str], dict]:
+def _domain(args, rows, domain=None, runs=None, advice=None) -> tuple[list[str], list[str], dict]:
     """Notes on rows beyond the range the law was fitted on, warnings on rows far beyond it
-    (``FAR_OUTSIDE``), and the JSON record of both."""
-    domain = PRESET_DOMAINS[args.law]
+    (``FAR_OUTSIDE``), and the JSON record of both. ``domain``, the ``runs`` it names and the
+    ``advice`` on a far row default to those of the preset ``args.law``."""
+    if domain is None:
+        domain, runs = PRESET_DOMAINS[args.law], f"the runs {args.law} was fitted on"
+        advice = "fit a law on runs nearer to it (scalinglaws fit) before relying on it"
     N = np.array([np.nan if row["N"] is None else row["N"] for row in rows])
     D = np.array([np.nan if row["D"] is None else row["D"] for row in rows])
     factors, far = domain.extrapolation(N, D), domain.is_far(N, D)
@@ -402,11 +405,10 @@ def _domain(args, rows) -> tuple[list[str], list[str], dict]:
         record["rows"].append({"row": i + 1, "far": bool(far[i]),
                                "extrapolation": {name: float(factor[i]) for name, factor in factors.items()}})
         if far[i]:
-            warnings.append(f"{_label(args, rows[i], i)} lies far outside the runs {args.law} was fitted on "
-                            f"({'; '.join(phrases)}): a doubtful plan; fit a law on runs nearer to it "
-                            "(scalinglaws fit) before relying on it")
+            warnings.append(f"{_label(args, rows[i], i)} lies far outside {runs} ({'; '.join(phrases)}): "
+                            f"a doubtful plan; {advice}")
         else:
-            notes.append(f"{_label(args, rows[i], i)} extrapolates {args.law} beyond its fitted runs: {'; '.join(phrases)}")
+            notes.append(f"{_label(args, rows[i], i)} extrapolates beyond {runs}: {'; '.join(phrases)}")
     for lines in (notes, warnings):
         if len(lines) > MAX_DOMAIN_LINES:
             lines[MAX_DOMAIN_LINES:] = [f"and {len(lines) - MAX_DOMAIN_LINES} more rows like these (see --json)"]
