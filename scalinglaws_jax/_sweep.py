@@ -38,7 +38,6 @@ import functools
 import hashlib
 import json
 import math
-import os
 import sys
 import time
 import warnings
@@ -52,6 +51,7 @@ import numpy as np
 
 from ._computation import array_bytes, program_digest
 from ._files import atomic_write, stale_temporaries
+from ._memory import host_available_bytes
 
 REDUCTIONS = ("quantiles", "mean", "none")
 """Reductions over the law-draw axis: quantiles per scenario, the mean, or every draw."""
@@ -521,14 +521,7 @@ def _available_bytes(device) -> int:
     stats = device.memory_stats() if hasattr(device, "memory_stats") else None
     if stats and stats.get("bytes_limit"):
         return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return int(min(host_available_bytes(), 2.0**62))
 
 
 def _check_memory(compiled, devices: int, device) -> int:

@@ -50,7 +50,7 @@ def test_screening_on_a_subsample_reaches_the_full_fit(monkeypatch):
 
 
 def test_what_cannot_fit_is_refused_before_it_is_allocated(monkeypatch):
-    monkeypatch.setattr(huber, "_available_bytes", lambda: 2**30)
+    monkeypatch.setattr(huber, "host_available_bytes", lambda: 2**30)
     grid = np.tile(huber.CHINCHILLA.grid, (300, 1))  # 1.35 million starts
     with pytest.raises(ValueError, match=r"fit_huber: .* starts .* need about .* GiB .* more than the 1 GiB"):
         sl.fit_huber(_runs(200), grid=grid)

@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _validate
+from .._memory import host_available_bytes
 from ..domain import Domain
 from ..laws import Chinchilla, ComputeLaw, DataConstrained, Kaplan
 from . import design
@@ -814,18 +815,6 @@ def _distinct(points, objectives, count: int) -> np.ndarray:
     return np.array(chosen)
 
 
-def _available_bytes() -> float:
-    """Memory this process may still allocate: MemAvailable of /proc/meminfo (inf if unknown)."""
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) * 1024.0
-    except OSError:
-        pass
-    return float("inf")
-
-
 def _check_memory(starts: int, runs: int, parameters: int) -> None:
     """Refuse a fit whose working set (float64) would not fit in the memory available.
 
@@ -834,7 +823,7 @@ def _check_memory(starts: int, runs: int, parameters: int) -> None:
     """
     chunk = _chunk(starts, runs)
     need = 8.0 * (starts * (48 * chunk + 20 * parameters * parameters) + 16 * runs)
-    available = _available_bytes()
+    available = host_available_bytes()
     if need > available:
         advice = "use fewer starts (grid=)" if starts * chunk * 48 > 16 * runs else "use fewer runs"
         raise ValueError(f"fit_huber: {starts} starts x {runs} runs (padded) need about {need / 2**30:.3g} GiB in "
