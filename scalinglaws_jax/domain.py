@@ -36,6 +36,12 @@ def _span(name: str, values) -> tuple[float, float]:
     return float(values.min()), float(values.max())
 
 
+def _quantities(N, D) -> dict[str, np.ndarray]:
+    """The ranged quantities of plans (N, D): N, D, compute 6 N D and tokens per parameter."""
+    N, D = np.broadcast_arrays(np.asarray(N, dtype=np.float64), np.asarray(D, dtype=np.float64))
+    return {"N": N, "D": D, "flops": 6.0 * N * D, "tokens_per_param": D / N}
+
+
 @dataclasses.dataclass(frozen=True)
 class Domain:
     """The ranges of the runs behind a law: each a ``(lowest, highest)`` pair.
@@ -81,10 +87,8 @@ class Domain:
             array: value / highest above the range, value / lowest below it (< 1), 1
             inside, NaN where the plan is NaN.
         """
-        N, D = np.broadcast_arrays(np.asarray(N, dtype=np.float64), np.asarray(D, dtype=np.float64))
-        values = {"N": N, "D": D, "flops": 6.0 * N * D, "tokens_per_param": D / N}
         factors = {}
-        for name, value in values.items():
+        for name, value in _quantities(N, D).items():
             low, high = getattr(self, name)
             factor = np.where(value > high, value / high, np.where(value < low, value / low, 1.0))
             factors[name] = np.where(np.isnan(value), np.nan, factor)
@@ -103,8 +107,7 @@ class Domain:
 
         ``"N = 4.97e5 is 115x below the fitted range of N (5.73e7-1.62e10)"``.
         """
-        N, D = float(N), float(D)
-        values = {"N": N, "D": D, "flops": 6.0 * N * D, "tokens_per_param": D / N}
+        values = _quantities(float(N), float(D))
         phrases = []
         for name, factor in self.extrapolation(N, D).items():
             factor = float(factor)
@@ -112,8 +115,8 @@ class Domain:
                 continue
             low, high = getattr(self, name)
             times, side = (factor, "above") if factor > 1 else (1.0 / factor, "below")
-            phrases.append(f"{_LABELS[name]} = {_number(values[name])} is {_number(times)}x {side} the fitted "
-                           f"range of {_LABELS[name]} ({_number(low)}-{_number(high)})")
+            phrases.append(f"{_LABELS[name]} = {short_number(float(values[name]))} is {short_number(times)}x {side} "
+                           f"the fitted range of {_LABELS[name]} ({short_number(low)}-{short_number(high)})")
         return phrases
 
     @classmethod
@@ -134,9 +137,10 @@ class Domain:
         return cls(**pairs)
 
 
-def _number(x: float) -> str:
-    """3 significant digits, without an exponent between 0.01 and 10000."""
-    return f"{x:.3g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+def short_number(x: float) -> str:
+    """3 significant digits with a short exponent where one is needed: 1e22, 2.5e10, 341, 0.456."""
+    mantissa, _, exponent = f"{x:.3g}".partition("e")
+    return mantissa + (f"e{int(exponent)}" if exponent else "")
 
 
 PRESET_DOMAINS = {

@@ -16,7 +16,7 @@ from ..allocate import (
     data_constrained_optimal,
     inference_optimal,
 )
-from ..domain import FAR_OUTSIDE, PRESET_DOMAINS
+from ..domain import FAR_OUTSIDE, PRESET_DOMAINS, short_number
 from ..flops import ACCELERATORS, dollars_to_flops, inference_flops, training_flops
 from ..laws import PRESETS, DataConstrained, Kaplan
 from ._arguments import _fraction, _positive, _subcommand, _value_list
@@ -46,17 +46,12 @@ _VALUES_HELP = (
     "several options pair up element by element; a single value applies to every row.\n"
 )
 
-def _short(x: float) -> str:
-    """3 significant digits with a short exponent: 1e22, 2.5e10, 1e3, 341."""
-    mantissa, _, exponent = f"{x:.3g}".partition("e")
-    return mantissa + (f"e{int(exponent)}" if exponent else "")
-
 
 _EXIT_HELP = (
     "Plans beyond the range of N, D, compute and tokens per parameter the law was fitted on\n"
-    f"get a note; plans far beyond it (N or D {_short(FAR_OUTSIDE['N'])}x, compute C = 6ND "
-    f"{_short(FAR_OUTSIDE['flops'])}x, or tokens\n"
-    f"per parameter {_short(FAR_OUTSIDE['tokens_per_param'])}x beyond the fitted range) get a warning: "
+    f"get a note; plans far beyond it (N or D {short_number(FAR_OUTSIDE['N'])}x, compute C = 6ND "
+    f"{short_number(FAR_OUTSIDE['flops'])}x, or tokens\n"
+    f"per parameter {short_number(FAR_OUTSIDE['tokens_per_param'])}x beyond the fitted range) get a warning: "
     "a doubtful result.\n"
     "\n"
     "exit status: 0 ok; 1 some row did not solve (see its status column) or lies far outside\n"
@@ -378,8 +373,9 @@ def _law_notes(args) -> list[str]:
 
 def _label(args, row: dict, i: int) -> str:
     """``row 3 (C = 1e22, T = 1e16)``: a row's number and the inputs that define it."""
-    shown = {"dollars": lambda x: f"${x:,.0f}", "flops": lambda x: f"C = {_short(x)}",
-             "inference_tokens": lambda x: f"T = {_short(x)}", "unique_tokens": lambda x: f"U = {_short(x)}"}
+    shown = {"dollars": lambda x: f"${x:,.0f}", "flops": lambda x: f"C = {short_number(x)}",
+             "inference_tokens": lambda x: f"T = {short_number(x)}",
+             "unique_tokens": lambda x: f"U = {short_number(x)}"}
     if getattr(args, "loss", None) is not None:  # target mode: the loss is an input
         shown = {"loss": lambda x: f"loss {x:.4g}", **shown}
     parts = [show(row[name]) for name, show in shown.items() if row.get(name) is not None]
