@@ -636,9 +636,11 @@ def sweep(fn: Callable, law=None, *, reduce: str = "quantiles", quantiles=DEFAUL
     traces = []
     mesh = jax.sharding.Mesh(np.array(devices), (_AXIS,))
     with jax.enable_x64(dtype == np.float64):
-        spec = _spec(fn, values, law, draws, reduce, levels, best, chunk_rows * line, dtype)
-        digest = _spec_digest(spec)
-        directory = _open_shared_directory(out, digest, spec) if out is not None else None
+        directory = digest = None
+        if out is not None:  # only a sweep on disk is identified (its function traced and hashed)
+            spec = _spec(fn, values, law, draws, reduce, levels, best, chunk_rows * line, dtype)
+            digest = _spec_digest(spec)
+            directory = _open_shared_directory(out, digest, spec)
         law_cast = None if law is None else jax.tree_util.tree_map(lambda leaf: jnp.asarray(leaf, dtype), law)
         axis_values = tuple(jax.device_put(v.astype(dtype)) for v in values.values())
         program = _chunk_program(fn, names, lengths, rows_per_device, line, draws, reduce, levels, best, mesh,
