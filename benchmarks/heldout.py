@@ -1,45 +1,44 @@
-"""Held-out extrapolation on real data: the NUTS posterior predictive against the bootstrap.
+"""Held-out extrapolation on real ladders: are the library's forecast intervals honest?
 
-The question a user asks of an interval: does the loss of a bigger run land inside it as
-often as the interval says? The problem (issue 4): on the Chinchilla runs with the 5
-highest-loss rows dropped (``sl.datasets.chinchilla(drop_highest=5)``, 240 runs; Hoffmann
-et al. 2022, digitised by Besiroglu et al. 2024), fit on the runs with C <= 1e21 FLOPs and
-predict the losses of the rest (the 23 runs above the cut). For each method: the fraction of
-held-out losses inside the central (equal-tailed) 50% and 90% predictive intervals, the
-median width of the 90% interval relative to the observed loss, and the relative error
-(predicted median / observed - 1) of the predictive median: median and mean of its absolute
-value, and its mean (bias; > 0 predicts too high a loss).
+Each split fits on the smaller runs and forecasts the larger ones (``sl.backtest`` with
+one cut); none of them is used to tune anything inside the library:
 
-Methods, all fitted on the same runs below the cut:
+- Chinchilla (Hoffmann et al. 2022, digitised by Besiroglu et al. 2024; the 240 runs
+  left after dropping the 5 highest losses), cut at 1e20 and at 1e21 FLOPs;
+- Sardana et al. 2024 (47 runs, 10-10,000 tokens per parameter), cut at N <= 1e9;
+- Gadre et al. 2024's testbed on each of its three training sets (C4, RedPajama,
+  RefinedWeb; C4 validation loss), fitted on the models below 2e8 parameters and
+  forecasting the 411M models.
 
-1. NUTS posterior predictive: ``sl.fit_bayes(train, key=jax.random.key(0))`` (4 chains x
-   1000 warm-up + 1000 draws, the defaults), then ``post.predict(N, D, key=...)``: each
-   draw's law plus its own Student-t observation noise (sigma, nu = 4) on log loss.
-2. NUTS, law only: the posterior of the law's loss, ``vmap(law.loss)(post.law)``, without
-   the noise: how much of the coverage the parameter uncertainty alone buys.
-3. Bootstrap, law only: ``sl.bootstrap(train, --bootstrap, key=jax.random.key(0),
-   fit=...)`` refits the Huber law on resamples of the runs; the predictive distribution is
-   each converged refit's law's loss at (N, D). This is what users get from the bootstrap
-   intervals of Besiroglu et al. 2024: parameter uncertainty only.
-4. Bootstrap + residuals: a bootstrap prediction interval (Davison & Hinkley 1997,
-   "Bootstrap Methods and their Application", sec. 6.3.3): each refit's prediction times
-   exp(r), r drawn with replacement from the log-loss residuals (observed - predicted) of
-   the Huber fit on the training runs, one independent draw per refit and held-out run.
-   Without it, the bootstrap's interval is for the law's mean, not for a new run's loss,
-   and the comparison with a posterior predictive would be unfair; both are shown.
-5. Point Huber fit: ``sl.extrapolation_error(runs, max_flops=1e21)`` (its fit is the one
-   the bootstrap starts from); no interval.
+Methods, each on the same runs below the cut (fixed seeds):
 
-Fixed seeds throughout. With 23 held-out runs a coverage has a binomial standard error of
-about 0.10 (50%) and 0.06 (90%) even for independent runs, and these runs are not
-independent (a few model sizes per budget; any misfit of the law is shared), so read the
-coverages as coarse. The process asks XLA for 4 CPU devices (as ``scalinglaws fit --bayes``
-does) so the 4 chains run in parallel; the draws depend on that layout.
+- ``bayes``: ``sl.fit_bayes`` (4 chains x 1000 + 1000, the defaults) and its posterior
+  predictive, with the law's form error (the default) and without it
+  (``form_error=False``: parameters and noise only);
+- ``bootstrap``: ``sl.bootstrap`` refits plus resampled residuals, with and without the
+  form error;
+- the Huber point fit's errors beside them.
 
-Run:  python benchmarks/heldout.py                        # ~1 min
-      python benchmarks/heldout.py --bootstrap 1000 --per-run
-Options: --bootstrap (resamples, default 4000), --seed (default 0), --max-flops (default
-1e21), --per-run (print each held-out run's observed loss and the intervals).
+Printed per split and pooled over all held-out runs (and as the mean of the splits):
+coverage of the central 50/80/90/95% intervals, the mean interval score at 90% (nats;
+Gneiting & Raftery 2007), the median 90% width relative to the observed loss, the median
+|relative error| of the predictive median and of the Huber fit. With 7-104 held-out runs
+per split, and runs of one split sharing one fit, a split's coverage is coarse: the 90%
+coverage of 8 runs has a binomial SE of 0.11 even for independent runs.
+
+``--simulated`` repeats every split on losses simulated from the law itself: the Huber
+fit on all of the split's runs, at the same (N, D), with Student-t(4) noise of the fit's
+robust residual scale; there the calibrated intervals should hold their nominal coverage
+and be at most 1.5x wider than the parameter-only ones (the ratio of median 90% widths is
+printed). ``--shape`` prints the root-mean-square of the internal leave-future-out errors
+``sl.fit.form_error.internal_forecasts`` learns the form error from, by distance from the
+smaller runs' hull, and its ratio to sqrt(distance): the evidence for the form error's
+sqrt growth (its variance grows linearly with the distance).
+
+Run:  python benchmarks/heldout.py                    # bayes and bootstrap, ~10 min
+      python benchmarks/heldout.py --methods huber bootstrap --simulated
+Options: --methods (bayes bootstrap huber), --bootstrap (resamples, 1000), --seed (0),
+--simulated (also), --simulated-only, --shape, --splits (names to run, default all).
 """
 
 from __future__ import annotations
@@ -56,134 +55,136 @@ import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
-import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import scalinglaws_jax as sl  # noqa: E402
+from scalinglaws_jax.fit import form_error  # noqa: E402
+
+LEVELS = (0.5, 0.8, 0.9, 0.95)
 
 
-def interval(draws, level):
-    return sl.Posterior.interval(draws, level)
+def splits() -> list[tuple[str, sl.Runs, str, float]]:
+    """(name, runs, by, cut) of each held-out split."""
+    chinchilla = sl.datasets.chinchilla(drop_highest=5)
+    out = [("chinchilla C<=1e20", chinchilla, "flops", 1e20), ("chinchilla C<=1e21", chinchilla, "flops", 1e21),
+           ("sardana N<=1e9", sl.datasets.sardana(), "N", 1e9)]
+    for train_set, label in (("c4_original", "c4"), ("rpj", "redpajama"), ("rw_original", "refinedweb")):
+        out.append((f"gadre {label} N<2e8", sl.datasets.gadre(train_set), "N", 2e8))
+    return out
 
 
-def rank_correlation(x, y) -> float:
-    """Spearman's rank correlation (no ties expected)."""
-    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
-    return float(np.corrcoef(rx, ry)[0, 1])
+def simulated(runs: sl.Runs, key) -> sl.Runs:
+    """The runs' (N, D) with losses from the Huber fit on them and Student-t(4) noise of its residual scale."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        law = sl.fit_huber(runs).law
+    mu = form_error.law_log_loss(law, runs)
+    scale = form_error.residual_scale(mu - np.log(runs.loss))
+    noise = np.asarray(jax.random.t(key, 4.0, mu.shape, dtype=np.float64))
+    return sl.Runs(N=runs.N, D=runs.D, loss=np.exp(mu + scale * noise))
 
 
-def scores(draws, observed) -> dict:
-    """Coverage, interval width and errors of predictive draws (draws, runs) against the observed losses."""
-    row = {}
-    for level in (0.5, 0.9):
-        low, high = interval(draws, level)
-        row[f"cover{int(level * 100)}"] = float(np.mean((low <= observed) & (observed <= high)))
-    low, high = interval(draws, 0.9)
-    row["width90"] = float(np.median((high - low) / observed))
-    error = np.median(draws, axis=0) / observed - 1.0
-    row.update(median_abs=float(np.median(np.abs(error))), mean_abs=float(np.mean(np.abs(error))),
-               bias=float(np.mean(error)))
-    return row
+def row(backtest: sl.Backtest) -> dict:
+    i90 = backtest.levels.index(0.9)
+    return {"coverage": backtest.coverage(), "score90": float(backtest.interval_score()[i90]),
+            "width90": float(backtest.width()[i90]), "error": float(np.median(np.abs(backtest.relative_error))),
+            "huber": float(np.median(np.abs(backtest.huber_error))), "n": len(backtest),
+            "covered": backtest.covered, "relative": backtest.relative_error,
+            "huber_errors": backtest.huber_error, "widths": (backtest.high - backtest.low)[:, i90] / backtest.observed}
+
+
+def print_row(label: str, values: dict) -> None:
+    cover = " ".join(f"{value:5.3f}" for value in values["coverage"])
+    print(f"  {label:<26} {cover}  {values['score90']:9.4f} {values['width90']:8.2%} {values['error']:8.3%} "
+          f"{values['huber']:8.3%}  ({values['n']} runs)", flush=True)
+
+
+def pooled(rows: list[dict]) -> dict:
+    covered = np.concatenate([r["covered"] for r in rows])
+    return {"coverage": covered.mean(axis=0), "score90": float(np.mean([r["score90"] for r in rows])),
+            "width90": float(np.median(np.concatenate([r["widths"] for r in rows]))),
+            "error": float(np.median(np.abs(np.concatenate([r["relative"] for r in rows])))),
+            "huber": float(np.median(np.abs(np.concatenate([r["huber_errors"] for r in rows])))),
+            "n": int(covered.shape[0]), "split_mean": np.mean([r["coverage"] for r in rows], axis=0),
+            "split_min": np.min([r["coverage"] for r in rows], axis=0)}
+
+
+def shape(name: str, runs: sl.Runs, by: str, cut: float) -> None:
+    train = runs.select(form_error.at_or_below(getattr(runs, by), cut))
+    forecasts = form_error.internal_forecasts(train, sl.Chinchilla)
+    if forecasts is None:
+        print(f"  {name}: no internal cut")
+        return
+    edges = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 3.0)
+    cells = []
+    for low, high in zip(edges[:-1], edges[1:]):
+        mask = (forecasts["distance"] > low) & (forecasts["distance"] <= high)
+        if mask.sum() >= 3:
+            rms = np.sqrt(np.mean(forecasts["error"][mask] ** 2))
+            middle = np.median(forecasts["distance"][mask])
+            cells.append(f"({low:g},{high:g}] {rms:.4f} /sqrt {rms / np.sqrt(middle):.3f} n{int(mask.sum())}")
+    print(f"  {name}: " + "; ".join(cells))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bootstrap", type=int, default=4000, help="bootstrap resamples (default: 4000)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every PRNG key (default: 0)")
-    parser.add_argument("--max-flops", type=float, default=1e21, help="fit on runs at or below (default: 1e21)")
-    parser.add_argument("--per-run", action="store_true", help="also print each held-out run")
+    parser.add_argument("--methods", nargs="+", default=["bayes", "bootstrap"], choices=["bayes", "bootstrap", "huber"])
+    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default: 1000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--simulated", action="store_true", help="also on losses simulated from the law")
+    parser.add_argument("--simulated-only", action="store_true", help="only on losses simulated from the law")
+    parser.add_argument("--shape", action="store_true", help="print the internal errors by distance")
+    parser.add_argument("--splits", nargs="*", help="substrings of the split names to run (default: all)")
     args = parser.parse_args()
-    keys = jax.random.split(jax.random.key(args.seed), 4)
     print(f"held-out extrapolation: nproc {os.cpu_count()}, load {os.getloadavg()[0]:.2f}, "
-          f"{jax.local_device_count()} CPU devices, jax {jax.__version__}")
-
-    runs = sl.datasets.chinchilla(drop_highest=5)
-    start = time.perf_counter()
-    check = sl.extrapolation_error(runs, max_flops=args.max_flops)
-    huber_seconds = time.perf_counter() - start
-    train, held = check.train, check.held_out
-    observed = held.loss
-    print(f"data: chinchilla, {len(runs)} runs (5 highest-loss dropped); fit on {len(train)} runs with "
-          f"C <= {args.max_flops:.3g} FLOPs, predict {len(held)} runs with C in "
-          f"[{held.flops.min():.3g}, {held.flops.max():.3g}], N in [{held.N.min():.3g}, {held.N.max():.3g}]")
-
-    # 1, 2: NUTS
-    start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        post = sl.fit_bayes(train, key=keys[0])
-    nuts_seconds = time.perf_counter() - start
-    for item in caught:
-        print(f"warning: {' '.join(str(item.message).split())}")
-    table = post.summary()
-    print(f"NUTS: {post!r}, {post.info['chain_method']}, {nuts_seconds:.1f} s; max R-hat "
-          f"{max(table[name]['r_hat'] for name in post.free):.4f}, min bulk ESS "
-          f"{min(table[name]['ess_bulk'] for name in post.free):.0f}; medians "
-          + ", ".join(f"{name} {table[name]['median']:.4g}" for name in post.free))
-    predictive = post.predict(held.N, held.D, key=keys[1])
-    law_only = np.asarray(jax.vmap(lambda law: law.loss(jnp.asarray(held.N), jnp.asarray(held.D)))(post.law))
-
-    # 3, 4: bootstrap of the Huber fit
-    start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        boot = sl.bootstrap(train, args.bootstrap, key=keys[2], fit=check.fit)
-    boot_seconds = time.perf_counter() - start
-    for item in caught:
-        print(f"warning: {' '.join(str(item.message).split())}")
-    laws = boot.law  # the refits that converged to a valid law (boot.used)
-    boot_law = np.asarray(jax.vmap(lambda law: law.loss(jnp.asarray(held.N), jnp.asarray(held.D)))(laws))
-    residuals = np.log(train.loss) - np.log(np.asarray(check.fit.law.loss(train.N, train.D)))
-    picks = jax.random.randint(keys[3], boot_law.shape, 0, len(residuals))
-    boot_noise = boot_law * np.exp(residuals[np.asarray(picks)])
-    print(f"bootstrap: {args.bootstrap} resamples, {int(boot.converged.sum())} converged, {boot_seconds:.1f} s; "
-          f"Huber fit {huber_seconds:.1f} s: " + ", ".join(f"{name} {float(getattr(check.fit.law, name)):.4g}"
-                                                          for name in ("E", "A", "B", "alpha", "beta"))
-          + f"; training residuals: sd {residuals.std(ddof=1):.2e}, median |r| {np.median(np.abs(residuals)):.2e}")
-
-    rows = [
-        ("NUTS predictive", scores(predictive, observed)),
-        ("NUTS law only", scores(law_only, observed)),
-        ("bootstrap + residuals", scores(boot_noise, observed)),
-        ("bootstrap law only", scores(boot_law, observed)),
-    ]
-    point = {"cover50": None, "cover90": None, "width90": None, "median_abs": check.median_abs_error,
-             "mean_abs": check.mean_abs_error, "bias": check.bias}
-    rows.append(("Huber point fit", point))
-
-    def cell(value, pattern):
-        return "-" if value is None else format(value, pattern)
-
-    print()
-    header = f"{'method':<22} {'in 50%':>7} {'in 90%':>7} {'90% width':>10} {'median |err|':>13} " \
-             f"{'mean |err|':>11} {'bias':>8}"
-    print(header)
-    for name, row in rows:
-        print(f"{name:<22} {cell(row['cover50'], '.2f'):>7} {cell(row['cover90'], '.2f'):>7} "
-              f"{cell(row['width90'], '.2%'):>10} {cell(row['median_abs'], '.3%'):>13} "
-              f"{cell(row['mean_abs'], '.3%'):>11} {cell(row['bias'], '+.3%'):>8}")
-    print(f"({len(held)} held-out runs; coverage = fraction of observed losses inside the central interval; "
-          "width and errors relative to the observed loss; bias > 0: predicts too high)")
-
-    # where the errors are: along the IsoFLOP profiles (tokens per parameter)
-    ratio, error = held.D / held.N, check.relative_error
-    groups = []
-    for low, high, name in ((0, 10, "D/N < 10"), (10, 30, "10-30"), (30, np.inf, ">= 30")):
-        mask = (ratio >= low) & (ratio < high)
-        if mask.any():
-            groups.append(f"{name}: {error[mask].mean():+.2%} ({int(mask.sum())} runs)")
-    print(f"Huber point fit's mean error by tokens/param: {', '.join(groups)}; Spearman rank correlation of "
-          f"log(D/N) and error {rank_correlation(np.log(ratio), error):.2f}")
-
-    if args.per_run:
-        print()
-        print(f"{'C':>9} {'N':>9} {'D':>9} {'loss':>7}  {'NUTS 90%':>17}  {'boot+res 90%':>17}  {'boot 90%':>17}  "
-              f"{'Huber':>7}")
-        intervals = [interval(draws, 0.9) for draws in (predictive, boot_noise, boot_law)]
-        for i in np.argsort(held.flops):
-            cells = "  ".join(f"[{low[i]:.4f}, {high[i]:.4f}]" for low, high in intervals)
-            print(f"{held.flops[i]:9.3g} {held.N[i]:9.3g} {held.D[i]:9.3g} {observed[i]:7.4f}  {cells}  "
-                  f"{check.predicted[i]:7.4f}")
+          f"{jax.local_device_count()} CPU devices, jax {jax.__version__}, scalinglaws_jax {sl.__version__}")
+    chosen = [s for s in splits() if not args.splits or any(part in s[0] for part in args.splits)]
+    if args.shape:
+        print("internal leave-future-out errors (log loss) by distance (decades) from the smaller runs' hull:")
+        for name, runs, by, cut in chosen:
+            shape(name, runs, by, cut)
+    variants = ([("real", False)] if not args.simulated_only else []) + (
+        [("simulated", True)] if args.simulated or args.simulated_only else [])
+    for variant, simulate in variants:
+        table: dict[str, list[dict]] = {}
+        print(f"\n{variant} losses; columns: coverage at {', '.join(f'{level:g}' for level in LEVELS)}, "
+              "interval score at 0.9 (nats), median 90% width, median |error|, Huber's median |error|")
+        for index, (name, runs, by, cut) in enumerate(chosen):
+            key = jax.random.key(args.seed)
+            if simulate:
+                runs = simulated(runs, jax.random.fold_in(key, 1000 + index))
+            print(f"{name}: {int(form_error.at_or_below(getattr(runs, by), cut).sum())} runs fitted, "
+                  f"{int((~form_error.at_or_below(getattr(runs, by), cut)).sum())} forecast", flush=True)
+            for method in args.methods:
+                for calibrated in (True, False):
+                    label = f"{method} {'calibrated' if calibrated else 'parameter-only'}"
+                    options = {"n": args.bootstrap} if method == "bootstrap" else {}
+                    start = time.perf_counter()
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        try:
+                            result = sl.backtest(runs, method, by=by, cuts=[cut], levels=LEVELS, key=key,
+                                                 form_error=calibrated, **options)
+                        except (ValueError, RuntimeError) as error:
+                            print(f"  {label}: refused: {' '.join(str(error).split())[:160]}", flush=True)
+                            continue
+                    values = row(result)
+                    table.setdefault(label, []).append(values)
+                    print_row(f"{label} ({time.perf_counter() - start:.0f} s)", values)
+        print(f"\n{variant} losses, pooled over the {len(chosen)} splits (all held-out runs; then the mean and the "
+              "least of the splits' coverages):")
+        for label, rows in table.items():
+            values = pooled(rows)
+            print_row(label, values)
+            print(f"  {'':<26} split mean {' '.join(f'{v:5.2f}' for v in values['split_mean'])}, "
+                  f"least {' '.join(f'{v:5.2f}' for v in values['split_min'])}")
+        for method in args.methods:
+            calibrated, plain = table.get(f"{method} calibrated", []), table.get(f"{method} parameter-only", [])
+            if len(calibrated) != len(plain):
+                continue
+            ratios = [c["width90"] / p["width90"] for c, p in zip(calibrated, plain)]
+            print(f"  {method}: median 90% width, calibrated / parameter-only, per split: "
+                  + ", ".join(f"{r:.2f}" for r in ratios))
 
 
 if __name__ == "__main__":

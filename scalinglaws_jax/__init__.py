@@ -53,7 +53,8 @@ from .domain import PRESET_DOMAINS, Domain
 from .fit.huber import Bootstrap, HuberFit, bootstrap, fit_huber
 from .fit.runs import Runs
 from .fit.isoflop import EnvelopeFit, IsoFLOPFit, fit_envelope, fit_isoflop
-from .fit.forecast import ForecastCheck, extrapolation_error
+from .fit.backtest import Backtest, backtest
+from .fit.form_error import FormError
 from .fit.bayes import Posterior, fit_bayes
 from ._sweep import SweepResult, sweep
 from ._ladder import COUNTS as LADDER_COUNTS, Ladder, LadderForecast, LadderModel, LadderRun, ladder

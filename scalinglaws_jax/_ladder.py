@@ -318,7 +318,9 @@ def _fit_settings(bayes: dict) -> dict:
         raise ValueError(f"bayes= may hold {allowed} (the settings of fit_bayes), got unknown name(s) {unknown}")
     settings = {name: parameters[name].default for name in allowed}
     settings.update(bayes)
-    _check_settings(**{name: value for name, value in settings.items() if name != "dense_mass"})
+    if not isinstance(settings["form_error"], bool):
+        raise ValueError(f"bayes['form_error'] must be True or False, got {settings['form_error']!r}")
+    _check_settings(**{name: value for name, value in settings.items() if name not in ("dense_mass", "form_error")})
     for name in ("priors", "fixed"):
         settings[name] = settings[name] or {}
     return json.loads(json.dumps({name: _plain(f"bayes[{name!r}]", value) for name, value in settings.items()}))

@@ -2,7 +2,8 @@
 
 matplotlib is imported when a figure is first drawn, never by ``import scalinglaws_jax``.
 Every function returns the ``matplotlib.figure.Figure`` it drew on: a new 6.4 x 4.8 in
-figure with constrained layout when ``ax`` is None, else the figure of ``ax``. Numbers
+figure with constrained layout when ``ax`` is None, else the figure of ``ax`` (the
+figures of several panels, ``posterior_pairs`` and ``calibration``, take ``axes``). Numbers
 are computed in float64 (a local x64 region, as in the fits), whatever the caller's
 setting.
 
@@ -26,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .allocate import compute_optimal, inference_optimal
+from .fit.backtest import Backtest
 from .fit.isoflop import IsoFLOPFit
 from .fit.runs import Runs
 from .laws import ComputeLaw
@@ -33,6 +35,7 @@ from .laws import ComputeLaw
 __all__ = [
     "EMERGENCE_LAW",
     "HOFFMANN_2022_TABLE_3",
+    "calibration",
     "emergence",
     "inference_tradeoff",
     "isoflop_profiles",
@@ -202,6 +205,24 @@ def _frontier_loss(law, flops):
     return compute_optimal(law, flops).loss
 
 
+def _is_posterior(value) -> bool:
+    from .fit.bayes import Posterior
+
+    return isinstance(value, Posterior)
+
+
+def _frontier_forecast(post, flops: np.ndarray) -> np.ndarray:
+    """Posterior-predictive losses (draws, budgets) of a run on each draw's own compute-optimal frontier."""
+    if _loss_inputs(post.law, "draws") == "flops":
+        return post.predict(np.broadcast_to(flops, (post.num_draws, flops.size)), paired=True,
+                            form_error=post.form_error is not None)
+    plans = jax.vmap(compute_optimal, (0, None))(post.law, jnp.asarray(flops))
+    ok = np.asarray(plans.status) == 0
+    N, D = (np.where(ok, np.asarray(x), 1.0) for x in (plans.N, plans.D))
+    draws = post.predict(N, D, paired=True, form_error=post.form_error is not None)
+    return np.where(ok, draws, np.nan)
+
+
 def _band(values: np.ndarray, level: float) -> np.ndarray:
     """The central ``level`` interval over the draws (axis 0); failed draws (NaN) left out."""
     tail = 0.5 * (1.0 - level)
@@ -225,13 +246,17 @@ def loss_vs_compute(runs: Runs, law, draws=None, *, level: float = 0.9, flops=No
 
     The runs are a log-log scatter of loss against training FLOPs, coloured by model size
     (colour bar); the frontier is L(N*(C), D*(C)) from ``sl.compute_optimal`` (or L(C) for a
-    law of compute such as ``sl.ComputeLaw``); with ``draws``, the central ``level`` band of
-    the frontier over the draws is shaded.
+    law of compute such as ``sl.ComputeLaw``). With ``draws`` a ``Posterior``, the central
+    ``level`` forecast interval of a run's loss on each draw's frontier is shaded: the
+    posterior predictive with the runs' noise and the law's form error beyond the runs
+    (``Posterior.predict``); with a batched law (a ``Bootstrap``'s refits, ``Posterior.law``),
+    the band of the frontier over the draws, the parameters' uncertainty alone.
 
     Args:
         runs: the training runs (N in parameters, flops in FLOPs, loss in nats per token).
         law: a law with ``loss(N, D)`` or ``loss(flops)``, or a fit holding one in ``.law``.
-        draws: a batched law of the same kind (bootstrap resamples, posterior draws), or None.
+        draws: a ``Posterior`` (calibrated forecast band), a batched law of the same kind
+            (bootstrap resamples, posterior draws: a parameter-only band), or None.
         level: coverage of the band, in (0, 1).
         flops: budgets at which to draw the frontier (FLOPs); default 200 from the
             cheapest run to 100x the most expensive.
@@ -251,13 +276,16 @@ def loss_vs_compute(runs: Runs, law, draws=None, *, level: float = 0.9, flops=No
     law = _single(_unwrap(law), "law")
     inputs = _loss_inputs(law, "law")
     level = _level(level)
+    posterior = draws if _is_posterior(draws) else None
     if draws is not None:
         draws, count = _draws(draws, inputs)
     default = np.geomspace(runs.flops.min(), runs.flops.max() * 100.0, 200)
     flops = _positive("flops", default if flops is None else flops)
     with jax.enable_x64(True):
         frontier = np.asarray(_frontier_loss(law, jnp.asarray(flops)))
-        if draws is not None:
+        if posterior is not None:
+            per_draw = _frontier_forecast(posterior, flops)
+        elif draws is not None:
             per_draw = np.asarray(jax.vmap(_frontier_loss, (0, None))(draws, jnp.asarray(flops)))
 
     from matplotlib.colors import LogNorm
@@ -268,8 +296,12 @@ def loss_vs_compute(runs: Runs, law, draws=None, *, level: float = 0.9, flops=No
     fig.colorbar(points, ax=ax, label="model size N (parameters)")
     if draws is not None:
         low, high = _band(per_draw, level)
-        ax.fill_between(flops, low, high, color="C3", alpha=0.25, linewidth=0,
-                        label=f"{level:.0%} band over {count} draws")
+        if posterior is None:
+            label = f"{level:.0%} band over {count} draws (parameters only)"
+        else:
+            missing = "" if posterior.form_error is not None else ", without the form error"
+            label = f"{level:.0%} forecast interval ({count} posterior draws{missing})"
+        ax.fill_between(flops, low, high, color="C3", alpha=0.25, linewidth=0, label=label)
     ax.plot(flops, frontier, color="C3", linewidth=2, label="compute-optimal frontier of the law")
     ax.set(xscale="log", yscale="log", xlabel="training compute C (FLOPs)", ylabel="loss (nats per token)",
            title="Loss against training compute")
@@ -882,4 +914,141 @@ def ladder_forecast(ladder, rung: int | None = None, *, ax=None):
     if np.nanmax(values) < 10 * np.nanmin(values):
         _loss_ticks(ax.yaxis)
     ax.legend(loc="upper right", fontsize="small")
+    return fig
+
+
+_BAND = 0.95
+"""Coverage of the binomial bands ``calibration`` draws."""
+
+
+def _binomial_quantiles(count: int, p, quantiles) -> np.ndarray:
+    """Quantiles of Binomial(count, p): for each q the least k with P(X <= k) >= q.
+
+    Shape (len(quantiles), len(p)); exact sums of the probability mass, in float64.
+    """
+    from math import lgamma
+
+    k = np.arange(count + 1, dtype=np.float64)
+    log_choose = np.array([lgamma(count + 1) - lgamma(j + 1) - lgamma(count - j + 1) for j in range(count + 1)])
+    p = np.atleast_1d(np.asarray(p, dtype=np.float64))[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_mass = (log_choose + np.where(k > 0, k * np.log(p), 0.0)
+                    + np.where(k < count, (count - k) * np.log1p(-p), 0.0))
+    cdf = np.cumsum(np.exp(log_mass), axis=1)
+    cdf /= cdf[:, -1:]
+    # the least k with cdf >= q, allowing for the rounding of the sums
+    return np.array([(cdf < q * (1.0 - 1e-12)).sum(axis=1) for q in quantiles], dtype=np.float64)
+
+
+def _pair_of_axes(axes):
+    """(figure, left, right, new) for ``calibration``: a new figure (new True), or the two Axes given."""
+    if axes is None:
+        fig, (left, right) = _pyplot().subplots(1, 2, figsize=(2 * _FIGSIZE[0], _FIGSIZE[1]), layout="constrained")
+        return fig, left, right, True
+    from matplotlib.axes import Axes
+
+    items = list(axes.flat) if isinstance(axes, np.ndarray) else (list(axes) if isinstance(axes, (list, tuple))
+                                                                  else None)
+    if items is None or len(items) != 2:
+        shape = np.shape(axes) if isinstance(axes, (np.ndarray, list, tuple)) else type(axes).__name__
+        raise ValueError(f"axes must be a pair (left, right) of matplotlib Axes or None, got {shape}")
+    strangers = [type(ax).__name__ for ax in items if not isinstance(ax, Axes)]
+    if strangers:
+        raise ValueError(f"axes must hold matplotlib Axes, got {strangers[0]}")
+    left, right = items
+    if left.figure is not right.figure:
+        raise ValueError("axes must be two Axes of one figure, got Axes of two figures")
+    return left.figure, left, right, False
+
+
+def calibration(backtest: Backtest, *, bins: int | None = None, axes=None):
+    """Calibration of a backtest's forecasts: interval coverage and the PIT histogram.
+
+    Left: the nominal level of each central interval the backtest scored
+    (``backtest.levels``) against its empirical coverage, the fraction of the measured
+    losses inside it (``backtest.coverage()``), with the diagonal of perfect calibration
+    and the central 95% band of Binomial(M, level) / M, the spread of the coverage of M
+    independent calibrated forecasts. Points below the diagonal are intervals too narrow.
+
+    Right: the histogram of the probability integral transform (``backtest.pit``, each
+    forecast's probability of a loss at or below the measured one), with the count a
+    uniform PIT expects in each bin and the central 95% band of Binomial(M, 1 / bins).
+    A U shape means intervals too narrow, a hump too wide, mass piled on one side a
+    biased median (on the right: losses forecast too low).
+
+    Both bands treat the M forecasts as independent. They are not: the forecasts of one
+    cut share one fit, and neighbouring cuts share most of their training runs, so the
+    errors are correlated and the bands are optimistic (too narrow).
+
+    Args:
+        backtest: the result of ``sl.backtest`` (a ``Backtest``) with at least one forecast.
+        bins: the number of equal bins of the PIT on [0, 1] (a positive integer); default
+            M // 5 clipped to 2-10.
+        axes: a pair (left, right) of Axes of one figure to draw on, or None for a new
+            12.8 x 4.8 in figure with constrained layout.
+
+    Returns:
+        The matplotlib Figure.
+
+    Raises:
+        ValueError: naming the bad argument (not a Backtest, no forecasts or no finite
+            PIT, bad ``bins`` or ``axes``).
+
+    References: Gneiting, Balabdaoui & Raftery 2007, "Probabilistic forecasts,
+    calibration and sharpness", J. R. Stat. Soc. B (PIT histograms, coverage); Dawid 1984,
+    "Statistical theory: the prequential approach" (PIT).
+    """
+    if not isinstance(backtest, Backtest):
+        raise ValueError(f"backtest must be a Backtest (from sl.backtest), got {type(backtest).__name__}")
+    if len(backtest) == 0:
+        raise ValueError("backtest holds no forecasts: every cut left no runs to forecast")
+    pit = np.asarray(backtest.pit, dtype=np.float64)
+    pit = pit[np.isfinite(pit)]
+    if pit.size == 0:
+        raise ValueError(f"backtest has no finite PIT among its {len(backtest)} forecasts")
+    if bins is None:
+        bins = int(np.clip(pit.size // 5, 2, 10))
+    elif isinstance(bins, bool) or not isinstance(bins, numbers.Integral) or bins < 1:
+        raise ValueError(f"bins must be a positive integer or None, got bins={bins!r}")
+    bins = int(bins)
+    fig, left, right, new = _pair_of_axes(axes)
+
+    count = len(backtest)
+    levels = np.asarray(backtest.levels, dtype=np.float64)
+    coverage = np.asarray(backtest.coverage(), dtype=np.float64)
+    tail = 0.5 * (1.0 - _BAND)
+    grid = np.linspace(0.0, 1.0, 1001)
+    low, high = _binomial_quantiles(count, grid, (tail, 1.0 - tail)) / count
+    left.fill_between(grid, low, high, color="0.85", linewidth=0,
+                      label=f"{_BAND:.0%} binomial band ({count} independent forecasts)")
+    left.plot([0.0, 1.0], [0.0, 1.0], color="0.35", linestyle="--", linewidth=1.2, label="perfect calibration")
+    left.plot(levels, coverage, marker="o", color="C3", linewidth=1.5,
+              label=f"coverage of the {backtest.method} forecasts")
+    values = "\n".join(f"{level:g}: {value:.2f}" for level, value in zip(levels, coverage))
+    left.text(0.03, 0.97, f"coverage\n{values}", transform=left.transAxes, va="top", ha="left", fontsize=8,
+              color="C3", family="monospace")
+    left.set(xlim=(0.0, 1.0), ylim=(0.0, 1.0), aspect="equal", xlabel="nominal level of the central interval",
+             ylabel="fraction of measured losses inside", title="Coverage of the central intervals")
+    left.legend(loc="best", fontsize=8)
+
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    expected = pit.size / bins
+    band_low, band_high = _binomial_quantiles(pit.size, [1.0 / bins], (tail, 1.0 - tail))[:, 0]
+    right.axhspan(band_low, band_high, color="0.85", linewidth=0, zorder=0,
+                  label=f"{_BAND:.0%} binomial band per bin")
+    for edge in (band_low, band_high):  # the band's edges, visible in front of the bars
+        right.axhline(edge, color="0.55", linewidth=0.8, zorder=3)
+    right.hist(pit, bins=edges, color="C0", edgecolor="white",
+               label=f"PIT of {pit.size} forecasts" + (f" ({count - pit.size} without one)"
+                                                       if pit.size < count else ""))
+    right.axhline(expected, color="0.35", linestyle="--", linewidth=1.2, label="uniform (calibrated)")
+    right.set(xlim=(0.0, 1.0), xlabel="PIT: forecast probability of a loss at or below the measured one",
+              ylabel="forecasts per bin", title="Probability integral transform")
+    right.set_ylim(0.0, 1.25 * max(band_high, right.get_ylim()[1]))
+    right.legend(loc="upper center", fontsize=8, ncol=3)
+    if new:
+        form = "with the form error" if backtest.form_error else "parameter uncertainty only"
+        cut = "training compute" if backtest.by == "flops" else "model size"
+        fig.suptitle(f"Backtest calibration: {backtest.method} forecasts ({form}), cut by {cut} at "
+                     f"{len(backtest.cuts)} cuts, {count} forecasts")
     return fig

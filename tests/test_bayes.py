@@ -164,7 +164,8 @@ def test_save_load_round_trip(post, runs, tmp_path):
     meta = json.loads((tmp_path / "post.json").read_text())
     assert meta["law"] == "Chinchilla" and meta["version"] == sl.__version__
     assert meta["data_hash"] == data_hash(runs) and meta["num_chains"] == 2
-    assert meta["priors"]["alpha"] == "Uniform(low=0, high=2)"
+    assert meta["priors"]["alpha"] == "LogNormal(loc=-1.2, scale=0.6)"
+    assert meta["priors"]["A"] == "LogTermNormal(loc=-1, scale=1.5, size=1e+09)"
     assert meta["fixed"] == {"nu": 4.0}
     loaded = Posterior.load(path)
     assert set(loaded.samples) == set(post.samples)
@@ -220,17 +221,98 @@ def test_prior_override_changes_it(pinned, post):
     alpha = pinned.samples["alpha"]
     assert np.all((alpha > 0.40) & (alpha < 0.45))
     assert pinned.priors["alpha"] == "Uniform(low=0.4, high=0.45)"
-    assert post.priors["alpha"] == "Uniform(low=0, high=2)"
+    assert post.priors["alpha"] == "LogNormal(loc=-1.2, scale=0.6)"
 
 
 def test_default_priors_documented():
-    from scalinglaws_jax.fit.bayes import default_priors
-
+    """The default priors are the ones default_priors's docstring states."""
     priors = default_priors()
     assert set(priors) == {"E", "A", "B", "alpha", "beta", "sigma"}
+    doc = " ".join(default_priors.__doc__.split())
+    assert "``E`` ~ Uniform(0.5, 3)" in doc and float(priors["E"].low) == 0.5 and float(priors["E"].high) == 3.0
+    assert "``alpha``, ``beta`` ~ LogNormal(-1.2, 0.6)" in doc
     for name in ("alpha", "beta"):
-        assert float(priors[name].low) == 0.0 and float(priors[name].high) == 2.0
-    assert float(priors["E"].high) <= 3.0
+        assert type(priors[name]) is dist.LogNormal
+        assert (float(priors[name].loc), float(priors[name].scale)) == (-1.2, 0.6)
+    assert "log(A / 1e9^alpha) ~ Normal(-1, 1.5)" in doc and "log(B / 2e10^beta) ~ Normal(-1, 1.5)" in doc
+    for name, size in (("A", 1e9), ("B", 2e10)):
+        assert isinstance(priors[name], bayes.LogTermNormal) and bayes.TERM_SIZES[name] == size
+        assert (float(priors[name].loc), float(priors[name].scale), float(priors[name].size)) == (-1.0, 1.5, size)
+    assert "``sigma`` ~ HalfNormal(0.05)" in doc and float(priors["sigma"].scale) == 0.05
+
+
+def test_published_laws_are_typical_under_the_priors():
+    """Hoffmann et al.'s, Besiroglu et al.'s and Muennighoff et al.'s fits lie within one prior
+    SD of each term's prior and inside the exponents' central 90%; the docstring's quantiles hold."""
+    from scipy import stats
+
+    priors = default_priors()
+    for law in (sl.HOFFMANN_2022, sl.EPOCH_2024, sl.MUENNIGHOFF_2023):
+        for scale, exponent in (("A", "alpha"), ("B", "beta")):
+            prior = priors[scale]
+            term = np.log(getattr(law, scale)) - getattr(law, exponent) * np.log(float(prior.size))
+            assert abs(term - float(prior.loc)) < float(prior.scale), (law, scale, term)
+            assert 0.05 < float(priors[exponent].cdf(getattr(law, exponent))) < 0.95, (law, exponent)
+    exponent = stats.lognorm(s=0.6, scale=np.exp(-1.2))
+    np.testing.assert_allclose(exponent.ppf([0.025, 0.5, 0.975]), [0.09, 0.30, 0.98], atol=0.005)
+    np.testing.assert_allclose(exponent.ppf([0.005, 0.995]), [0.06, 1.4], atol=0.015)
+    np.testing.assert_allclose(np.exp(-1.0 + np.array([-2, 0, 2]) * 1.5), [0.02, 0.37, 7.0], rtol=0.1)
+
+
+def _prior_only(runs, references):
+    """The model's data with every run at weight 0: the potential is the priors' alone."""
+    spec = bayes._resolve(sl.Chinchilla)
+    priors, fixed = bayes._complete(sl.Chinchilla, spec, None, None, "student_t")
+    data = bayes._data(spec, runs, huber._features(runs), priors, fixed, references)
+    return spec, dict(data, weight=jnp.zeros_like(data["weight"]))
+
+
+def test_scale_prior_is_the_term_at_a_fixed_size(runs):
+    """The prior density of (A, alpha) is LogTermNormal's on log A - alpha log 1e9 times
+    alpha's LogNormal, whatever the sampler's data-dependent reference."""
+    from scipy import stats
+
+    potential = jax.jit(bayes._potential, static_argnums=(0, 1))
+    A, alpha, others = 480.0, 0.35, {"E": 1.8, "B": 2000.0, "beta": 0.36, "sigma": 0.01}
+
+    def z(references, A, alpha):
+        """Unconstrained coordinates of the law (A, alpha, others) at these references."""
+        return {"E": jnp.asarray(np.log((others["E"] - 0.5) / (3.0 - others["E"]))),
+                "alpha": jnp.asarray(np.log(alpha)), "beta": jnp.asarray(np.log(others["beta"])),
+                "sigma": jnp.asarray(np.log(others["sigma"])),
+                "log_A_ref": jnp.asarray(np.log(A) - alpha * references["log_N"]),
+                "log_B_ref": jnp.asarray(np.log(others["B"]) - others["beta"] * references["log_D"])}
+
+    values = []
+    for references in ({"log_N": 20.0, "log_D": 24.0}, {"log_N": 16.0, "log_D": 27.0}):
+        spec, data = _prior_only(runs, references)
+        values.append(float(potential(spec, "student_t", data, z(references, A, alpha))))
+        # a change of A alone: the change of the term's Normal density at N = 1e9
+        moved = float(potential(spec, "student_t", data, z(references, 3 * A, alpha)))
+        term = np.log([A, 3 * A]) - alpha * np.log(1e9)
+        np.testing.assert_allclose(values[-1] - moved, np.diff(stats.norm(-1.0, 1.5).logpdf(term))[0], rtol=1e-9)
+        # a change of alpha alone (A fixed): alpha's LogNormal in log alpha, and the term's at 1e9
+        shifted = float(potential(spec, "student_t", data, z(references, A, 0.5)))
+        prior = [stats.norm(-1.2, 0.6).logpdf(np.log(a)) + stats.norm(-1.0, 1.5).logpdf(np.log(A) - a * np.log(1e9))
+                 for a in (alpha, 0.5)]
+        np.testing.assert_allclose(values[-1] - shifted, prior[1] - prior[0], rtol=1e-9)
+    np.testing.assert_allclose(values[0], values[1], rtol=1e-12)  # the references change only the coordinates
+
+
+def test_term_prior_only_for_chinchilla_type_scales(runs):
+    term = bayes.LogTermNormal(-1.0, 1.5, 1e9)
+    with pytest.raises(ValueError, match=r"priors\['E'\]: a LogTermNormal"):
+        fit_bayes(runs, key=jax.random.key(0), method="laplace", priors={"E": term})
+    truth, kaplan_runs = _kaplan_runs(np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"priors\['N_c'\]: a LogTermNormal"):
+        fit_bayes(kaplan_runs, sl.Kaplan, key=jax.random.key(0), method="laplace", priors={"N_c": term})
+    # a prior on A alone still works as for any parameter
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        alone = fit_bayes(runs, key=jax.random.key(0), method="laplace", num_chains=1, num_samples=500,
+                          priors={"A": dist.LogNormal(6.0, 2.0)})
+    assert alone.priors["A"] == "LogNormal(loc=6, scale=2)"
+    assert abs(alone.summary()["alpha"]["median"] - 0.348) < 0.02
 
 
 @pytest.mark.parametrize(
@@ -294,12 +376,14 @@ def test_a_refit_on_other_runs_reuses_the_compiled_sampler(runs):
     compiled = bayes._nuts._cache_size(), bayes._approximate._cache_size()
     below = runs.select(runs.flops <= 1e21)
     assert len(below) < len(runs)
-    other = {"alpha": dist.Uniform(0.1, 1.0), "E": dist.Uniform(1.0, 2.5)}
+    other = {"alpha": dist.LogNormal(-1.0, 0.3), "E": dist.Uniform(1.0, 2.5),
+             "A": bayes.LogTermNormal(0.0, 1.0, 1e8)}
     refit = _short(below, priors=other)
     _short(below, method="laplace", priors=other)
     assert (bayes._nuts._cache_size(), bayes._approximate._cache_size()) == compiled
-    assert refit.info["num_runs"] == len(below) and refit.priors["alpha"] == "Uniform(low=0.1, high=1)"
-    assert np.all((refit.samples["alpha"] > 0.1) & (refit.samples["alpha"] < 1.0))
+    assert refit.info["num_runs"] == len(below) and refit.priors["alpha"] == "LogNormal(loc=-1, scale=0.3)"
+    assert refit.priors["A"] == "LogTermNormal(loc=0, scale=1, size=1e+08)"
+    assert np.all((refit.samples["E"] > 1.0) & (refit.samples["E"] < 2.5))
 
 
 def test_chain_layouts_run_the_same_chains(runs):
@@ -459,15 +543,16 @@ FAMILIES = {
 @pytest.fixture(scope="module", ids=lambda family: family.__name__,
                 params=[sl.Kaplan, sl.ComputeLaw, pytest.param(sl.DataConstrained, marks=pytest.mark.slow)])
 def family_fit(request):
-    """(truth, runs, posterior): NUTS, 2 chains x (500 warm-up + 500 draws).
+    """(truth, runs, posterior): NUTS, 2 chains x (1000 warm-up + 1000 draws).
 
-    With 300 + 300 an R-hat reached 1.012-1.014 on some seeds (Monte Carlo error of R-hat
-    itself at a bulk ESS of 200-400); 500 + 500 leaves a margin below 1.01."""
+    With 300 + 300 an R-hat reached 1.012-1.014 on some seeds, and with 500 + 500
+    ComputeLaw's reached 1.0106 (E) at key 0 (Monte Carlo error of R-hat itself at a bulk
+    ESS of 200-400); 1000 + 1000 gave 1.008 there."""
     family = request.param
     truth, runs = FAMILIES[family][0](np.random.default_rng(0))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a bulk ESS below 400 (ComputeLaw: 309)
-        post = fit_bayes(runs, family, key=jax.random.key(0), num_chains=2, num_warmup=500, num_samples=500)
+        warnings.simplefilter("ignore", RuntimeWarning)  # a bulk ESS below 400
+        post = fit_bayes(runs, family, key=jax.random.key(0), num_chains=2, num_warmup=1000, num_samples=1000)
     return truth, runs, post
 
 

@@ -99,7 +99,30 @@ def test_loss_vs_compute_draws_runs_frontier_and_band(runs, fit, boot):
         edges = vertices[vertices[:, 0] == x, 1]
         assert (edges.min(), edges.max()) == (pytest.approx(y_low, rel=1e-12), pytest.approx(y_high, rel=1e-12))
     assert np.all(low < loss) and np.all(loss < high)
-    assert legend_texts(ax) == ["training runs (240)", "90% band over 50 draws", "compute-optimal frontier of the law"]
+    assert legend_texts(ax) == ["training runs (240)", "90% band over 50 draws (parameters only)",
+                                "compute-optimal frontier of the law"]
+
+
+def test_loss_vs_compute_of_a_posterior_shades_its_calibrated_forecast(runs, fit):
+    """With a Posterior the band is the forecast of a run on each draw's frontier (Posterior.predict,
+    paired with the draw's own plan), which is wider than the parameters' band beyond the runs."""
+    train = runs.select(runs.flops <= 1e21)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a short chain: low ESS is expected
+        post = sl.fit_bayes(train, key=jax.random.key(0), num_chains=1, num_warmup=100, num_samples=100)
+    flops = np.geomspace(1e19, 1e24, 6)
+    fig = plot.loss_vs_compute(train, fit.law, post, flops=flops)
+    (band,) = bands(fig.axes[0])
+    plans = jax.vmap(sl.compute_optimal, (0, None))(post.law, jnp.asarray(flops))
+    forecast = post.predict(np.asarray(plans.N), np.asarray(plans.D), paired=True)
+    low, high = np.quantile(forecast, [0.05, 0.95], axis=0)
+    vertices = band.get_paths()[0].vertices
+    for x, y_low, y_high in zip(flops, low, high):
+        edges = vertices[vertices[:, 0] == x, 1]
+        assert (edges.min(), edges.max()) == (pytest.approx(y_low, rel=1e-12), pytest.approx(y_high, rel=1e-12))
+    law_low, law_high = np.quantile(plans.loss, [0.05, 0.95], axis=0)
+    assert np.all((high - low)[-2:] > 2 * (law_high - law_low)[-2:])  # far beyond the runs: the form error
+    assert legend_texts(fig.axes[0])[1] == "90% forecast interval (100 posterior draws)"
 
 
 def test_loss_vs_compute_without_draws_has_no_band_and_takes_fit_results(runs, fit, boot):

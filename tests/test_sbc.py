@@ -91,7 +91,7 @@ def test_simulation_uses_the_model(sbc):
     N, D = sbc.design()
     assert len(N) == 81 and np.allclose(6 * N * D, np.repeat(np.geomspace(1e18, 1e22, 9), 9))
     theta = sbc.draw_theta(jax.random.key(0))
-    assert set(theta) == set(sbc.PARAMS) and 0.5 < theta["E"] < 3 and 0 < theta["alpha"] < 2
+    assert set(theta) == set(sbc.PARAMS) and 0.5 < theta["E"] < 3 and theta["alpha"] > 0 and theta["A"] > 0
     law = dict(theta)
     mu = sbc.mean_log_loss(law, N, D)
     np.testing.assert_allclose(np.exp(mu), law["E"] + law["A"] * N ** -law["alpha"] + law["B"] * D ** -law["beta"],
@@ -101,6 +101,23 @@ def test_simulation_uses_the_model(sbc):
     np.testing.assert_allclose(np.log(loss), mu, atol=1e-7)
     residuals = np.log(sbc.simulate(jax.random.key(1), {**theta, "sigma": 0.05}, N, D)) - mu
     assert 0.02 < np.median(np.abs(residuals)) < 0.06  # Student-t(4) scale 0.05: median |r| ~ 0.037
+
+
+def test_prior_draws_follow_the_library_priors(sbc):
+    """400 draws: log alpha ~ Normal(-1.2, 0.6) and the term log A - alpha log 1e9 ~ Normal(-1, 1.5)
+    independently of alpha (not log A itself), as ``default_priors`` states; likewise B at 2e10."""
+    import jax
+    from scipy import stats
+
+    draws = [sbc.draw_theta(jax.random.key(i)) for i in range(400)]
+    for scale, exponent, size in (("A", "alpha", 1e9), ("B", "beta", 2e10)):
+        log_exponent = np.log([d[exponent] for d in draws])
+        term = np.log([d[scale] for d in draws]) - np.exp(log_exponent) * np.log(size)
+        assert stats.kstest(log_exponent, stats.norm(-1.2, 0.6).cdf).pvalue > 0.01, exponent
+        assert stats.kstest(term, stats.norm(-1.0, 1.5).cdf).pvalue > 0.01, scale
+        assert abs(np.corrcoef(term, log_exponent)[0, 1]) < 0.15, scale
+        # log A itself carries the exponent: sd of alpha log 1e9 on top of the term's 1.5
+        assert np.std(np.log([d[scale] for d in draws])) > 2.5, scale
 
 
 # ----------------------------------------------------------------------------------

@@ -6,8 +6,9 @@ calculator; ``scalinglaws table`` prints the compute-optimal table of a publishe
 ``scalinglaws fit`` fits a law to training runs (an embedded dataset or a CSV file) by
 any of Hoffmann et al.'s three approaches, with bootstrap intervals, or samples its
 posterior with NUTS (``--bayes``); ``scalinglaws sweep`` solves a grid of budgets (or
-target losses) and inference volumes for a law or every draw of a saved posterior. All
-take ``--json`` for machine-readable output.
+target losses) and inference volumes for a law or every draw of a saved posterior;
+``scalinglaws backtest`` fits the runs at or below each cut and scores the forecasts of those
+above (``sl.backtest``). All take ``--json`` for machine-readable output.
 
 The command turns on float64 (``jax_enable_x64``) as it starts; importing the library
 never does. Bad input is a one-line ``scalinglaws: error: ...`` on stderr and exit
@@ -28,6 +29,7 @@ import jax
 
 from .. import __version__
 from ._arguments import _Parser
+from ._backtest import _add_backtest
 from ._fit import BAYES_DEFAULTS, DATASETS, MAX_BOOTSTRAP, MAX_CHAINS, _add_fit
 from ._plan import PRICE_PER_GPU_HOUR, _add_plan, _add_table
 from ._sweep import _add_sweep
@@ -55,7 +57,8 @@ __all__ = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``scalinglaws`` argument parser with its ``plan``, ``table``, ``fit``, ``sweep`` and ``demo`` subcommands."""
+    """The ``scalinglaws`` argument parser with its ``plan``, ``table``, ``fit``, ``sweep``, ``backtest`` and
+    ``demo`` subcommands."""
     parser = _Parser(
         prog="scalinglaws",
         description="Plan training runs with neural scaling laws (scalinglaws_jax).",
@@ -71,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_table(commands)
     _add_fit(commands)
     _add_sweep(commands)
+    _add_backtest(commands)
     _add_demo(commands)
     return parser
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import datasets
 from ..allocate import DEFAULT_BUDGETS, compute_optimal, inference_optimal
+from ..fit.backtest import backtest
 from ..fit.bayes import fit_bayes
 from ..fit.huber import bootstrap, fit_huber
 from ..fit.isoflop import fit_isoflop
@@ -42,8 +43,12 @@ INFERENCE_TOKENS = 1e13
 with the least lifetime compute when the model serves this many tokens."""
 
 FIGURES = ("loss_vs_compute", "isoflop_profiles", "loss_surface", "optimal_allocation", "posterior_pairs",
-           "inference_tradeoff", "emergence")
+           "inference_tradeoff", "emergence", "calibration")
 """The figures written, by file name (each ``NAME.png``), made by ``sl.plot.NAME``."""
+
+BACKTEST_CUTS = (1e20, 3e20, 1e21)
+"""Training budgets (FLOPs) of the calibration figure's backtest: the Huber fit's forecasts, with
+the law's form error, of the runs above each budget from those at or below it (190 forecasts)."""
 
 _DESCRIPTION = (
     "A tour of scalinglaws_jax on the 240 Chinchilla training runs (Hoffmann et al. 2022, as\n"
@@ -54,7 +59,9 @@ _DESCRIPTION = (
     "  3. the law with 95% intervals from both,\n"
     "  4. the compute-optimal table for 1e19 ... 1e25 FLOPs with posterior intervals,\n"
     "  5. an inference-aware plan (Sardana et al. 2023),\n"
-    "  6. the figures, as PNG files in --out.\n"
+    "  6. the figures, as PNG files in --out, with the calibration of a backtest: the\n"
+    "     Huber fit's forecasts of the runs above 1e20, 3e20 and 1e21 FLOPs from those at\n"
+    "     or below.\n"
     "\n"
     "Progress goes to stderr; about 1-2 minutes on a 2-core CPU (--quick: less).\n"
 )
@@ -166,8 +173,11 @@ def _plans(fit, post) -> dict:
     draws = jax.vmap(compute_optimal, (0, None))(post.law, flops)
     ok = np.asarray(draws.status) == 0
     columns = {"flops": np.asarray(flops)}
-    for name in ("N", "D", "loss"):
-        median, low, high = _quantiles(getattr(draws, name), ok)
+    # the loss is each draw's forecast at its own plan: noise and the law's form error beyond the runs
+    N_or_1, D_or_1 = (np.where(ok, np.asarray(x), 1.0) for x in (draws.N, draws.D))
+    values = {"N": draws.N, "D": draws.D, "loss": post.predict(N_or_1, D_or_1, paired=True)}
+    for name, value in values.items():
+        median, low, high = _quantiles(value, ok)
         columns.update({name: median, f"{name}_low": low, f"{name}_high": high})
     columns["tokens_per_param"] = _quantiles(np.asarray(draws.D) / np.asarray(draws.N), ok)[0]
     columns["status"] = np.asarray(draws.status).max(axis=0)
@@ -195,13 +205,14 @@ def _figures(out: Path, runs, fit, boot, post, isoflop) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     made = {
-        "loss_vs_compute": lambda: plot.loss_vs_compute(runs, fit.law, post.law),
+        "loss_vs_compute": lambda: plot.loss_vs_compute(runs, fit.law, post),
         "isoflop_profiles": lambda: plot.isoflop_profiles(isoflop, runs),
         "loss_surface": lambda: plot.loss_surface(fit.law),
         "optimal_allocation": lambda: plot.optimal_allocation(fit.law, post.law),
         "posterior_pairs": lambda: plot.posterior_pairs(post),
         "inference_tradeoff": lambda: plot.inference_tradeoff(fit.law),
         "emergence": lambda: plot.emergence(),
+        "calibration": lambda: plot.calibration(backtest(runs, method="huber", cuts=BACKTEST_CUTS)),
     }
     paths = []
     for name in FIGURES:

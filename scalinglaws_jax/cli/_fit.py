@@ -4,6 +4,7 @@ the Bayesian fit (``--bayes``)."""
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import sys
 import warnings
@@ -14,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..allocate import DEFAULT_BUDGETS, budget_table, compute_optimal
-from ..datasets import chinchilla, sardana
+from ..datasets import chinchilla, gadre, sardana
 from ..domain import Domain
 from ..fit.huber import CHINCHILLA as _HUBER_CHINCHILLA
 from ..fit.bayes import ESS_MIN, RHAT_MAX, default_chain_method, fit_bayes
@@ -31,6 +32,9 @@ from ._values import LAW_PARAMETERS, RUN_COLUMNS, parse_columns, parse_fixed
 DATASETS = {
     "chinchilla": (chinchilla, "Hoffmann et al. 2022, Figure 4, digitised by Besiroglu et al. 2024"),
     "sardana": (sardana, "Sardana et al. 2024, MPT-style runs"),
+    **{f"gadre-{name}": (functools.partial(gadre, train_set), f"Gadre et al. 2024, open_lm on {label}, C4 validation loss")
+       for name, train_set, label in (("c4", "c4_original", "C4"), ("redpajama", "rpj", "RedPajama"),
+                                      ("refinedweb", "rw_original", "RefinedWeb"))},
 }
 """Embedded datasets ``fit`` takes by name: loader and source."""
 
@@ -76,13 +80,15 @@ _FIT_DESCRIPTION = (
     "with --json. An approach-3 fit takes about 5-20 s on a laptop CPU, mostly compiling.\n"
     "\n"
     "--bayes samples the posterior of the same law with NUTS (sl.fit_bayes: NumPyro, a\n"
-    "dense mass matrix, fixed data-independent priors E ~ Uniform(0.5, 3), A, B ~\n"
-    "LogNormal(5, 5), alpha, beta ~ Uniform(0, 2), and a Student-t likelihood (nu = 4) on\n"
-    "log loss with a learned scale sigma ~ HalfNormal(0.05)). It prints, per parameter,\n"
+    "dense mass matrix, fixed data-independent priors E ~ Uniform(0.5, 3), alpha, beta ~\n"
+    "LogNormal(-1.2, 0.6), A and B through their terms at N = 1e9 and D = 2e10:\n"
+    "log(A / 1e9^alpha), log(B / 2e10^beta) ~ Normal(-1, 1.5), and a Student-t likelihood\n"
+    "(nu = 4) on log loss with a learned scale sigma ~ HalfNormal(0.05)). It prints, per parameter,\n"
     f"the posterior median, the {INTERVAL_LEVEL:.0%} equal-tailed interval, R-hat and bulk ESS, the\n"
     "number of divergent transitions and the wall time, then the posterior medians and\n"
-    f"{INTERVAL_LEVEL:.0%} intervals of N*, D*, D*/N* and the loss at the --flops budgets (the law's own\n"
-    "loss at each draw's compute-optimal plan, without the run-to-run noise sigma). An\n"
+    f"{INTERVAL_LEVEL:.0%} intervals of N*, D*, D*/N* and the loss at the --flops budgets (the forecast\n"
+    "of a run at each draw's compute-optimal plan: the draw's law, the runs' noise and the\n"
+    "law's form error beyond the runs, learned leave-future-out; sl.Posterior.predict). An\n"
     f"R-hat above {RHAT_MAX}, a bulk ESS below {ESS_MIN:.0f} or any divergence is a warning on stderr\n"
     "(exit status 1): do not trust the intervals then. --save PATH writes the draws\n"
     "(PATH.npz, one array per parameter, and a PATH.json sidecar; sl.Posterior.load\n"
@@ -562,7 +568,10 @@ def _fit_bayes(args, runs, data, flops) -> dict:
     N, N_low, N_high = _draw_quantiles(plans.N, ok)
     D, D_low, D_high = _draw_quantiles(plans.D, ok)
     ratio, _, _ = _draw_quantiles(np.asarray(plans.D) / np.asarray(plans.N), ok)
-    loss, loss_low, loss_high = _draw_quantiles(plans.loss, ok)
+    # each draw's loss forecast at its own plan: noise and the law's form error beyond the runs
+    N_or_1, D_or_1 = (np.where(ok, np.asarray(x), 1.0) for x in (plans.N, plans.D))
+    forecast = post.predict(N_or_1, D_or_1, key=jax.random.key(seed), paired=True)
+    loss, loss_low, loss_high = _draw_quantiles(forecast, ok)
     columns = {"flops": flops, "N": N, "N_low": N_low, "N_high": N_high, "D": D, "D_low": D_low,
                "D_high": D_high, "tokens_per_param": ratio, "loss": loss, "loss_low": loss_low,
                "loss_high": loss_high, "status": status.max(axis=0)}
@@ -598,8 +607,9 @@ def _fit_bayes(args, runs, data, flops) -> dict:
         "bootstrap": None,
         "intervals": intervals,
         "notes": _fit_notes(args, data) + [
-            "loss is each draw's law at its own compute-optimal plan, without the run-to-run noise sigma "
-            "(sl.Posterior.predict adds it)"
+            "loss is the forecast of a run at each draw's own compute-optimal plan (sl.Posterior.predict): "
+            "the draw's law, the runs' noise and the law's form error beyond the runs fitted "
+            f"({post.form_error!r})"
         ],
         "warnings": messages,
         "rows": _rows(columns),

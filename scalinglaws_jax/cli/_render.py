@@ -89,6 +89,10 @@ def render(result: dict) -> str:
         return _render_sweep(result)
     if result["command"] == "demo":
         return _render_demo(result)
+    if result["command"] == "backtest":
+        from ._backtest import _render_backtest
+
+        return _render_backtest(result)
     law = result["law"]
     parameters = ", ".join(f"{name}={value:.6g}" for name, value in law["parameters"].items())
     lines = [f"law: {law['name']} = {law['family']}({parameters})", result["title"]]

@@ -55,6 +55,7 @@ from .. import _validate
 from .._files import atomic_write
 from ..domain import Domain
 from ..laws import Chinchilla, ComputeLaw, DataConstrained, Kaplan
+from . import form_error as _form_error
 from . import huber
 from .runs import Runs
 
@@ -140,6 +141,53 @@ def _resolve(family) -> _Spec:
     return _SPECS[family]
 
 
+TERM_SIZES = {"A": 1e9, "B": 2e10}
+"""The fixed sizes at which the default priors state the terms of Chinchilla's (and
+DataConstrained's) A and B: N = 1e9 parameters, and D = 2e10 tokens (20 per parameter)."""
+
+
+@functools.cache
+def _log_term_normal() -> type:
+    """The class ``LogTermNormal``, built on first use (NumPyro is imported lazily)."""
+    import numpyro.distributions as dist
+
+    class LogTermNormal(dist.Normal):
+        """Prior of a scale X through its term at a fixed size: log(X / size^exponent) ~ Normal(loc, scale).
+
+        For Chinchilla's A (the term A / N^alpha): log A - alpha log(size) ~ Normal(loc,
+        scale) independently of alpha, i.e. the term at N = size, in nats per token, is
+        LogNormal(loc, scale) whatever the exponent; the joint prior of (A, alpha) is this
+        times alpha's own prior. Likewise B / D^beta with size in tokens. The object is a
+        Normal distribution of that log term (``sample`` draws it); ``fit_bayes`` applies
+        it to the scales of Chinchilla-type terms (A and B of ``Chinchilla`` and
+        ``DataConstrained``) only.
+
+        Args:
+            loc, scale: mean and standard deviation of the log of the term at ``size``
+                (log nats per token).
+            size: the fixed size: parameters for A, tokens for B.
+
+        References: Hoffmann et al. 2022, eq. (2) (the terms A / N^alpha, B / D^beta).
+        """
+
+        arg_constraints = {**dist.Normal.arg_constraints, "size": dist.constraints.positive}
+        pytree_data_fields = ("size",)
+
+        def __init__(self, loc=0.0, scale=1.0, size=1.0, *, validate_args=None):
+            self.size = size
+            super().__init__(loc, scale, validate_args=validate_args)
+
+    LogTermNormal.__module__ = __name__
+    LogTermNormal.__qualname__ = "LogTermNormal"
+    return LogTermNormal
+
+
+def __getattr__(name):
+    if name == "LogTermNormal":
+        return _log_term_normal()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def default_priors(family=Chinchilla) -> dict:
     """The default priors of ``family``'s parameters and sigma, by name (fresh distribution objects).
 
@@ -150,9 +198,25 @@ def default_priors(family=Chinchilla) -> dict:
 
     - ``E`` ~ Uniform(0.5, 3): irreducible loss in nats per token, bounded away from 0
       and below the losses of typical language-model runs.
-    - ``A``, ``B`` ~ LogNormal(5, 5): log A, log B ~ Normal(5, 5), i.e. A, B from about
-      e^-5 to e^15 at +-2 standard deviations.
-    - ``alpha``, ``beta`` ~ Uniform(0, 2).
+    - ``alpha``, ``beta`` ~ LogNormal(-1.2, 0.6): median e^-1.2 = 0.30, 95% between 0.09
+      and 0.98, 99% between 0.06 and 1.4. Fitted language-model exponents lie in about
+      0.05-1 (Hoffmann et al. 0.34 and 0.28, Besiroglu et al. 0.35 and 0.37, Muennighoff
+      et al. 0.35); the density vanishes at 0, where a term is a constant that E absorbs.
+    - ``A``, ``B``: each through its term at a fixed size (``TERM_SIZES``; the class
+      ``LogTermNormal``): log(A / 1e9^alpha) ~ Normal(-1, 1.5), the term A / N^alpha at
+      N = 1e9 parameters, and log(B / 2e10^beta) ~ Normal(-1, 1.5), B / D^beta at D =
+      2e10 tokens, each independent of its exponent. A term is then e^-1 = 0.37 nats at
+      that size (Hoffmann et al. 0.36 and 0.48, Besiroglu et al. 0.36 and 0.36), between
+      0.02 and 7 nats at +-2 standard deviations, whatever the exponent. A prior on A
+      alone cannot do this: the term is A / N^alpha, so with A independent of alpha its
+      log at N = 1e9 spreads by 20.7 times alpha's spread. The Uniform(0, 2) exponents
+      and LogNormal(5, 5) scales these priors replace made it smaller than 1e-4 nats in
+      66% of draws, a term whose exponent no runs can measure, and NUTS failed on such
+      posteriors (``benchmarks/sbc.py``); the exponents above with an independent A ~
+      LogNormal(6, 2.5) still leave it below 0.01 or above 100 nats in 31%.
+      Implied marginals: log A from -0.2 to 19.5 (median 5.4), log B from 0.2 to 22.4
+      (median 6.3), at 95%. ``priors={"A": dist.LogNormal(6, 2)}`` sets a prior on A
+      alone, as for any parameter.
 
     ``Kaplan`` (L = [(N_c / N)^(alpha_N / alpha_D) + D_c / D]^alpha_D):
 
@@ -183,8 +247,11 @@ def default_priors(family=Chinchilla) -> dict:
     few 1e-3 on Chinchilla); ``nu`` fixed at 4 (a robust Student-t likelihood), or give
     it a prior, e.g. ``priors={"nu": dist.Gamma(2, 0.1)}``, to learn it.
 
+    Simulation-based calibration of the Chinchilla priors: ``benchmarks/sbc.py``.
+
     References: Hoffmann et al. 2022; Kaplan et al. 2020, Table 2; Muennighoff et al.
-    2023, eqs. (5)-(7); Besiroglu et al. 2024.
+    2023, eqs. (5)-(7); Besiroglu et al. 2024; Talts et al. 2018 (simulation-based
+    calibration).
     """
     import numpyro.distributions as dist
 
@@ -195,12 +262,13 @@ def default_priors(family=Chinchilla) -> dict:
     elif family is ComputeLaw:
         priors = {"E": dist.Uniform(0.5, 3.0), "C0": dist.LogNormal(35.0, 15.0), "alpha": dist.Uniform(0.0, 2.0)}
     else:
+        term = _log_term_normal()
         priors = {
             "E": dist.Uniform(0.5, 3.0),
-            "A": dist.LogNormal(5.0, 5.0),
-            "B": dist.LogNormal(5.0, 5.0),
-            "alpha": dist.Uniform(0.0, 2.0),
-            "beta": dist.Uniform(0.0, 2.0),
+            "A": term(-1.0, 1.5, TERM_SIZES["A"]),
+            "B": term(-1.0, 1.5, TERM_SIZES["B"]),
+            "alpha": dist.LogNormal(-1.2, 0.6),
+            "beta": dist.LogNormal(-1.2, 0.6),
         }
         if family is DataConstrained:
             priors.update(R_D=dist.LogNormal(math.log(15.4), 1.5), R_N=dist.LogNormal(math.log(5.3), 1.5))
@@ -218,6 +286,15 @@ def _scale(name, exponent, reference, kind, prior):
     import numpyro.distributions as dist
 
     ref = numpyro.sample(f"log_{name}_ref", dist.ImproperUniform(dist.constraints.real, (), ()))
+    if isinstance(prior, _log_term_normal()):
+        if kind != "shift":
+            raise ValueError(f"priors[{name!r}]: a LogTermNormal is the prior of a term X / size^exponent "
+                             f"(A and B of Chinchilla and DataConstrained), not of {name}")
+        # log X - exponent log(size) = ref + exponent (c - log size): unit Jacobian given the exponent
+        log_x = ref + exponent * reference
+        numpyro.factor(f"prior_{name}", prior.log_prob(log_x - exponent * jnp.log(prior.size)))
+        numpyro.deterministic(name, jnp.exp(log_x))
+        return log_x
     if kind == "shift":
         # ref = log X - exponent c: density of (ref | exponent) = p_X(x) |dx/dlog x|
         log_x = ref + exponent * reference
@@ -244,6 +321,9 @@ def _model(spec, likelihood, data):
     def draw(name):
         if name in fixed:
             return fixed[name]
+        if isinstance(priors[name], _log_term_normal()):
+            raise ValueError(f"priors[{name!r}]: a LogTermNormal is the prior of a term X / size^exponent "
+                             f"(A and B of Chinchilla and DataConstrained), not of {name}")
         return numpyro.sample(name, priors[name])
 
     coordinates = {}
@@ -367,11 +447,17 @@ def _value_text(value, number) -> str:
     return number(value.item()) if value.size == 1 else str(value.tolist())
 
 
-@jax.jit
-def _predict(law, sigma, nu, inputs, key):
-    """exp(mu + sigma t): posterior-predictive draws, shape (draws, *broadcast(*inputs).shape)."""
+@functools.partial(jax.jit, static_argnames="paired")
+def _predict(law, sigma, nu, inputs, key, paired=False):
+    """exp(mu + sigma t): posterior-predictive draws, shape (draws, *broadcast(*inputs).shape);
+    ``paired``: the inputs' leading axis is the draws' (each draw at its own inputs)."""
     shape = jnp.broadcast_shapes(*(x.shape for x in inputs))
-    mu = jax.vmap(lambda one: jnp.log(one.loss(*inputs)))(law)
+    if paired:
+        inputs = tuple(jnp.broadcast_to(x, shape) for x in inputs)
+        mu = jax.vmap(lambda one, *own: jnp.log(one.loss(*own)))(law, *inputs)
+        shape = shape[1:]
+    else:
+        mu = jax.vmap(lambda one: jnp.log(one.loss(*inputs)))(law)
     column = (-1,) + (1,) * len(shape)
     draws_shape = (sigma.shape[0], *shape)
     if nu is None:
@@ -414,6 +500,9 @@ class Posterior:
         domain: the ranges of N, D, compute and tokens per parameter of the runs the law
             was fitted on (``Domain``), to tell a forecast inside them from an
             extrapolation; None for a file saved without it.
+        form_error: the law's form error learned leave-future-out on the runs
+            (``FormError``), which ``predict`` adds beyond them; None when fitted with
+            ``form_error=False`` or loaded from a file saved without it.
     """
 
     law: Chinchilla | Kaplan | ComputeLaw | DataConstrained
@@ -426,6 +515,7 @@ class Posterior:
     num_steps: np.ndarray
     info: dict
     domain: Domain | None = None
+    form_error: _form_error.FormError | None = None
 
     @property
     def family(self) -> type:
@@ -472,40 +562,62 @@ class Posterior:
 
     # -- prediction -------------------------------------------------------------
 
-    def predict(self, *inputs, key=None):
-        """Posterior-predictive draws of the loss at the law's inputs.
+    def predict(self, *inputs, key=None, form_error: bool = True, paired: bool = False):
+        """Posterior-predictive draws of the loss at the law's inputs, calibrated for extrapolation.
 
         The inputs are those of the law's ``loss``: ``(N, D)`` for Chinchilla and Kaplan
         (parameters, training tokens), ``(flops,)`` for ComputeLaw (training FLOPs),
         ``(N, D, unique_tokens)`` for DataConstrained; arrays broadcast together.
-        Observation noise is included: each draw is exp(mu + sigma t) with mu the law's
-        log loss and t a Student-t(nu) (or standard normal) draw. For the law's loss
-        without noise use ``jax.vmap(lambda law: law.loss(N, D))(post.law)``.
+        Each draw is exp(mu + sigma t + delta): mu the law's log loss, t a Student-t(nu)
+        (or standard normal) draw of the runs' noise, and delta the law's form error
+        (``FormError``: kappa sqrt(d) times a Student-t(4) draw at distance d in decades
+        beyond the runs fitted, 0 inside them), drawn independently per draw and input. For the law's
+        loss without noise use ``jax.vmap(lambda law: law.loss(N, D))(post.law)``.
 
         Args:
             *inputs: the law's loss inputs, positionally.
             key: JAX PRNG key; default a fixed key, so repeated calls agree.
+            form_error: include the form error (default); False gives the
+                parameter-only predictive (parameters and noise), which under-covers
+                beyond the runs.
+            paired: the inputs' leading axis is the draws' (length ``num_draws``): each
+                draw is evaluated at its own inputs, e.g. at its own compute-optimal
+                ``N, D`` from ``jax.vmap(sl.compute_optimal, (0, None))(post.law, flops)``.
 
         Returns:
-            float64 array of shape (draws, *broadcast(*inputs).shape).
+            float64 array of shape (draws, *broadcast(*inputs).shape), or the inputs'
+            broadcast shape when ``paired``.
 
         Raises:
             TypeError: the wrong number of inputs for the family.
-            ValueError: an input not finite and positive, or shapes that do not broadcast.
+            ValueError: an input not finite and positive, or shapes that do not broadcast;
+                ``form_error=True`` for a posterior without one.
         """
         names = _SPECS[self.family].inputs
         if len(inputs) != len(names):
             raise TypeError(f"predict of a {self.family.__name__} posterior takes ({', '.join(names)}), "
                             f"got {len(inputs)} input(s)")
+        if form_error and self.form_error is None:
+            raise ValueError("this posterior has no form error (fitted with form_error=False, or loaded from a file "
+                             "saved without one): pass form_error=False for the parameter-only predictive")
         named = dict(zip(names, inputs))
         for name, value in named.items():
             _validate.check_positive(name, value)
         _validate.check_broadcastable(**named)
+        if paired:
+            shape = np.broadcast_shapes(*(np.shape(x) for x in inputs))
+            if not shape or shape[0] != self.num_draws:
+                raise ValueError(f"paired=True needs inputs whose leading axis is the {self.num_draws} draws, "
+                                 f"got shape {shape}")
         with jax.enable_x64(True):
             nu = jnp.asarray(self.draws("nu")) if self.likelihood == "student_t" else None
             law = jax.tree_util.tree_map(lambda leaf: jnp.asarray(leaf, jnp.float64), self.law)
-            draws = _predict(law, jnp.asarray(self.draws("sigma")), nu,
-                             tuple(jnp.asarray(x, jnp.float64) for x in inputs), _key(key))
+            arrays = tuple(jnp.asarray(x, jnp.float64) for x in inputs)
+            key = _key(key)
+            draws = _predict(law, jnp.asarray(self.draws("sigma")), nu, arrays, key, paired=paired)
+            if form_error:
+                draws = draws * jnp.exp(_form_error.sample(self.form_error, jax.random.fold_in(key, 1),
+                                                           draws.shape, *arrays))
             return np.asarray(draws)
 
     @staticmethod
@@ -518,9 +630,9 @@ class Posterior:
         low, high = np.quantile(values, [tail, 1.0 - tail], axis=0)
         return low, high
 
-    def predict_interval(self, *inputs, level: float = 0.9, key=None):
+    def predict_interval(self, *inputs, level: float = 0.9, key=None, form_error: bool = True):
         """``(median, low, high)`` of the posterior-predictive loss at the law's inputs (see ``predict``)."""
-        draws = self.predict(*inputs, key=key)
+        draws = self.predict(*inputs, key=key, form_error=form_error)
         low, high = self.interval(draws, level)
         return np.median(draws, axis=0), low, high
 
@@ -622,6 +734,7 @@ class Posterior:
             "num_samples": int(self.samples["sigma"].shape[1]),
             "npz_sha256": hashlib.sha256(blob).hexdigest(),
             **({} if self.domain is None else {"domain": self.domain.to_dict()}),
+            **({} if self.form_error is None else {"form_error": self.form_error.to_json()}),
             **{key: value for key, value in self.info.items() if key not in _SIDECAR_FIELDS},
         }
         text = json.dumps(meta, indent=2, sort_keys=True, allow_nan=True)
@@ -664,6 +777,16 @@ class Posterior:
                 domain = Domain.from_dict(meta["domain"])
             except ValueError as error:
                 raise ValueError(f"{json_path}: {error}") from None
+        form_error = None
+        if "form_error" in meta:
+            try:
+                form_error = _form_error.FormError.from_json(meta["form_error"])
+            except (ValueError, TypeError, KeyError) as error:
+                raise ValueError(f"{json_path}: form_error is not valid ({error})") from None
+            wanted = _form_error.distance_inputs(family)
+            if form_error.inputs != wanted:
+                raise ValueError(f"{json_path}: form_error is measured in {list(form_error.inputs)}, but a "
+                                 f"{family.__name__} law's in {list(wanted)}")
         if hashlib.sha256(npz_path.read_bytes()).hexdigest() != digest:
             raise ValueError(f"{npz_path}: its SHA-256 does not match the one in {json_path.name}")
         arrays = _read_draws(npz_path, names, layout)
@@ -682,11 +805,11 @@ class Posterior:
         info = {key: value for key, value in meta.items() if key not in _SIDECAR_FIELDS}
         return cls(law=_to_law(family, samples), samples=samples, method=method, likelihood=likelihood,
                    priors=priors, fixed=fixed, diverging=arrays["diverging"], num_steps=arrays["num_steps"],
-                   info=info, domain=domain)
+                   info=info, domain=domain, form_error=form_error)
 
 
 _SIDECAR_FIELDS = ("format", "law", "parameters", "method", "approximate", "likelihood", "priors", "fixed",
-                   "num_chains", "num_samples", "npz_sha256", "domain")
+                   "num_chains", "num_samples", "npz_sha256", "domain", "form_error")
 """The sidecar's fields that ``Posterior`` holds itself; the others are its ``info``."""
 
 
@@ -925,7 +1048,7 @@ def _check_settings(family, *, num_chains, num_warmup, num_samples, method, prio
 def fit_bayes(runs: Runs, family=Chinchilla, *, key, num_chains: int = 4, num_warmup: int = 1000,
               num_samples: int = 1000, method: str = "nuts", priors: dict | None = None,
               fixed: dict | None = None, likelihood: str = "student_t", dense_mass: bool = True,
-              chain_method: str | None = None, num_steps: int = 4000) -> Posterior:
+              chain_method: str | None = None, num_steps: int = 4000, form_error: bool = True) -> Posterior:
     """Posterior of a law (default Chinchilla, L = E + A / N^alpha + B / D^beta) given training runs.
 
     Model (on log loss, in float64): mu_i = the family's log loss at run i, as the Huber
@@ -935,11 +1058,12 @@ def fit_bayes(runs: Runs, family=Chinchilla, *, key, num_chains: int = 4, num_wa
     by its weight.
 
     Priors (fixed, do not depend on the data; see ``default_priors``), for Chinchilla:
-    E ~ Uniform(0.5, 3), A, B ~ LogNormal(5, 5) (log A, log B ~ Normal(5, 5)),
-    alpha, beta ~ Uniform(0, 2), sigma ~ HalfNormal(0.05), nu = 4 fixed (pass a prior for
-    nu to learn it). Priors on scales (A, B, N_c, D_c, C0) are best left with support on
-    all positive reals: a bounded one works, but the sampler meets its bounds as
-    divergences.
+    E ~ Uniform(0.5, 3), alpha, beta ~ LogNormal(-1.2, 0.6), A and B through their terms
+    at fixed sizes, log(A / 1e9^alpha) ~ Normal(-1, 1.5) and log(B / 2e10^beta) ~
+    Normal(-1, 1.5) (``LogTermNormal``), sigma ~ HalfNormal(0.05), nu = 4 fixed (pass a
+    prior for nu to learn it). Priors on scales (A, B, N_c, D_c, C0) are best left with
+    support on all positive reals: a bounded one works, but the sampler meets its bounds
+    as divergences.
 
     NUTS samples each scale as the log of its term at the reference size c (the runs'
     mean log N, log D or log C): log A - alpha c_N for Chinchilla-type terms (and B, and
@@ -988,6 +1112,10 @@ def fit_bayes(runs: Runs, family=Chinchilla, *, key, num_chains: int = 4, num_wa
         dense_mass: dense (default) or diagonal NUTS mass matrix.
         chain_method: ``"parallel"``, ``"vectorized"`` or ``"sequential"``; default as above.
         num_steps: optimisation steps for ``method="svi"``.
+        form_error: learn the law's form error from the runs (``form_error.learn``:
+            Huber refits below the runs' own budgets and sizes, a few seconds), which
+            ``Posterior.predict`` adds to forecasts beyond the runs; False leaves
+            ``Posterior.form_error`` None (parameter-only forecasts).
 
     Returns:
         ``Posterior``.
@@ -1051,10 +1179,16 @@ def fit_bayes(runs: Runs, family=Chinchilla, *, key, num_chains: int = 4, num_wa
         raise RuntimeError(f"fit_bayes(method={method!r}): {invalid} of {diverging.size} draws are not valid "
                            f"{family.__name__} laws (a parameter underflowed to 0 or left its range): the "
                            "approximation does not fit this posterior; use method='nuts'")
+    discrepancy = None
+    if form_error:
+        start = time.perf_counter()
+        discrepancy = _form_error.learn(runs, family, fixed={name: value for name, value in full_fixed.items()
+                                                            if name in spec.params})
+        info["form_error_seconds"] = time.perf_counter() - start
     post = Posterior(law=law, samples=samples, method=method, likelihood=likelihood,
                      priors={name: _describe(prior) for name, prior in full_priors.items()},
                      fixed=full_fixed, diverging=diverging, num_steps=steps, info=info,
-                     domain=Domain.from_runs(runs))
+                     domain=Domain.from_runs(runs), form_error=discrepancy)
     if method == "nuts":
         _warn_if_doubtful(post, num_warmup, num_samples)
     return post

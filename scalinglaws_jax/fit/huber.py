@@ -686,10 +686,11 @@ def fit_huber(runs: Runs, family=Chinchilla, *, delta: float = DELTA, grid=None,
     at_bound = tuple(name for i, name in enumerate(family_spec.names) if free[i] and on_bound[i])
     _warn_if_doubtful(f, converged[best], at_bound, grad_norm[best])
     if conditioning.problems:
-        warnings.warn(f"fit_huber: the runs do not determine the law: {'; '.join(conditioning.problems)}. The "
-                      f"least determined direction mixes {conditioning.describe_weakest()}. The runs span "
-                      f"{design.spans(runs, family_spec.needs)}; {design.narrowest(runs, family_spec.needs)}",
-                      RuntimeWarning, stacklevel=2)
+        weakest = conditioning.describe_weakest()
+        direction = f" The least determined direction mixes {weakest}." if weakest else ""
+        warnings.warn(f"fit_huber: the runs do not determine the law: {'; '.join(conditioning.problems)}."
+                      f"{direction} The runs span {design.spans(runs, family_spec.needs)}; "
+                      f"{design.narrowest(runs, family_spec.needs)}", RuntimeWarning, stacklevel=2)
     return HuberFit(
         law=law,
         params=dict(zip(family_spec.names, map(float, theta[best]))),
@@ -879,6 +880,12 @@ class Bootstrap:
             give a ``RefitWarning``; none is refused (``NoRefitConverged``).
         flops: the budgets of the N* and D* intervals (FLOPs).
         domain: the ranges of N, D, compute and tokens per parameter of the runs.
+        residuals: the full-data fit's log-loss residuals (observed - predicted) on the
+            runs of positive weight, which ``predict`` resamples as the runs' noise; None
+            for a user-supplied model.
+        form_error: the law's form error learned leave-future-out on the runs
+            (``FormError``), which ``predict`` adds beyond them; None with
+            ``form_error=False`` or a user-supplied model.
     """
 
     law: object
@@ -891,6 +898,54 @@ class Bootstrap:
     intervals: dict[str, tuple]
     flops: np.ndarray
     domain: Domain
+    residuals: np.ndarray | None = None
+    form_error: object = None
+
+    def predict(self, *inputs, key=None, form_error: bool = True):
+        """Bootstrap predictive draws of a run's loss at the law's inputs, calibrated for extrapolation.
+
+        Each used refit's log loss at the inputs plus a residual of the full-data fit drawn
+        with replacement (a bootstrap prediction interval, Davison & Hinkley 1997, sec.
+        6.3.3) plus the law's form error (``FormError``, 0 inside the runs), drawn
+        independently per refit and input.
+
+        Args:
+            *inputs: the law's loss inputs (``N, D``; ``flops`` for a ComputeLaw;
+                ``N, D, unique_tokens`` for a DataConstrained law), arrays that broadcast.
+            key: JAX PRNG key; default a fixed key, so repeated calls agree.
+            form_error: include the form error (default); False: parameters and noise only.
+
+        Returns:
+            float64 array (used refits, *broadcast(*inputs).shape).
+
+        Raises:
+            ValueError: a user-supplied model (no law), bad inputs, or ``form_error=True``
+                for a bootstrap without one.
+
+        References: Davison & Hinkley 1997, "Bootstrap Methods and their Application";
+        Efron & Tibshirani 1993.
+        """
+        from . import form_error as _form_error
+
+        if self.law is None or self.residuals is None:
+            raise ValueError("predict needs a law family's bootstrap (a user-supplied loss_fn has no law)")
+        if form_error and self.form_error is None:
+            raise ValueError("this bootstrap has no form error (form_error=False): pass form_error=False for the "
+                             "parameter-only predictive")
+        for index, value in enumerate(inputs):
+            _validate.check_positive(f"inputs[{index}]", value)
+        with jax.enable_x64(True):
+            arrays = tuple(jnp.asarray(x, jnp.float64) for x in inputs)
+            shape = jnp.broadcast_shapes(*(x.shape for x in arrays))
+            key = jax.random.key(0) if key is None else key
+            noise_key, form_key = jax.random.split(key)
+            log_loss = jax.vmap(lambda law: jnp.log(law.loss(*arrays)))(self.law)
+            draws_shape = (log_loss.shape[0], *shape)
+            picks = jax.random.randint(noise_key, draws_shape, 0, self.residuals.size)
+            log_loss = jnp.broadcast_to(log_loss, draws_shape) + jnp.asarray(self.residuals)[picks]
+            if form_error:
+                log_loss = log_loss + _form_error.sample(self.form_error, form_key, draws_shape, *arrays)
+            return np.asarray(jnp.exp(log_loss))
 
 
 _BLOCK_ELEMENTS = 2**24
@@ -899,7 +954,8 @@ equal size (one compiled program), so that memory stays bounded."""
 
 
 def bootstrap(runs: Runs, n: int = 1000, *, key, family=Chinchilla, fit: HuberFit | None = None, starts: int = 4,
-              steps: int = 16, level: float = 0.95, flops=(), delta: float = DELTA, fixed=None, bounds=None) -> Bootstrap:
+              steps: int = 16, level: float = 0.95, flops=(), delta: float = DELTA, fixed=None, bounds=None,
+              form_error: bool = True) -> Bootstrap:
     """Percentile intervals from refitting the law on ``n`` resamples of the runs.
 
     Each resample draws len(runs) runs with replacement (as multinomial counts that
@@ -923,6 +979,8 @@ def bootstrap(runs: Runs, n: int = 1000, *, key, family=Chinchilla, fit: HuberFi
         steps: iterations per resample (before ``ESCALATION``).
         level: interval coverage, in (0, 1).
         flops: budgets (FLOPs) at which to give intervals for the compute-optimal N*, D*.
+        form_error: learn the law's form error from the runs (``form_error.learn``, a few
+            seconds), which ``Bootstrap.predict`` adds to forecasts beyond the runs.
 
     Returns:
         ``Bootstrap``.
@@ -973,10 +1031,78 @@ def bootstrap(runs: Runs, n: int = 1000, *, key, family=Chinchilla, fit: HuberFi
                           f"{int(used.sum())} that did; raise steps= or starts=", RefitWarning, stacklevel=2)
         law = _take(law, used)
         intervals = _intervals(family_spec, law, params[used], level, flops)
+    fitted = runs.select(runs.weight > 0)
+    residuals = discrepancy = None
+    if fit.law is not None:
+        from . import form_error as _form_error
+
+        residuals = np.log(fitted.loss) - _form_error.law_log_loss(fit.law, fitted)
+        if form_error:
+            discrepancy = _form_error.learn(fitted, family, fixed=fixed, fit=fit)
     return Bootstrap(law=law, params=params, names=family_spec.names, objective=objective,
                      converged=converged, used=used, level=level, intervals=intervals,
                      flops=np.atleast_1d(np.asarray(flops, dtype=float)),
-                     domain=Domain.from_runs(runs.select(runs.weight > 0)))
+                     domain=Domain.from_runs(fitted), residuals=residuals, form_error=discrepancy)
+
+
+def refit_weighted(runs: Runs, weights, *, fit: HuberFit, family=Chinchilla, starts: int = 4, steps: int = 16,
+                   delta: float = DELTA, fixed=None, bounds=None):
+    """Refits of ``fit``'s law with other run weights, in one compiled batch, as ``bootstrap`` refits.
+
+    Args:
+        runs: the runs ``fit`` was fitted on.
+        weights: shape (r, len(runs)): each row multiplies the runs' weights for one refit
+            (e.g. 0 for the runs a refit leaves out).
+        fit: the full-data fit whose distinct minima are the warm starts.
+        family, starts, steps, delta, fixed, bounds: as for ``bootstrap``.
+
+    Returns:
+        ``(law, converged, params)``: the refits as one batched law (leading axis r; NaN
+        where a refit failed), whether each converged to a verified minimum, shape (r,),
+        and their coordinates, shape (r, P) in the order of the family's names.
+    """
+    family_spec = _resolve(family, None, None, None)
+    free, lower, upper = _constraints(family_spec, fixed, bounds)
+    warm = _distinct_minima(fit, starts)
+    with jax.enable_x64(True):
+        params, _, converged = _refit_block(family_spec, delta, steps, runs, np.asarray(weights, dtype=np.float64),
+                                            warm, free, lower, upper)
+        return family_spec.to_law(jnp.asarray(params)), converged, params
+
+
+def prediction_variance(fitted: Runs, at: Runs, params, *, family=Chinchilla, fixed=None, noise: float):
+    """The delta-method variance of a fit's log-loss prediction at runs ``at``, from the runs it was fitted on.
+
+    With J the Jacobian of the log loss in the free coordinates at ``params``:
+    var_i = noise^2 J_i (J_f^T W J_f)^+ J_i^T, J_f the fitted runs' rows and W their
+    weights (a pseudo-inverse where the runs leave a direction undetermined, which
+    then adds no variance along it).
+
+    Args:
+        fitted: the runs the fit was made on.
+        at: the runs (inputs) to predict.
+        params: the fit's coordinates, shape (P,), in the order of the family's names.
+        family, fixed: as for ``fit_huber``.
+        noise: the residual scale of the fit on log loss.
+
+    Returns:
+        float64 array (len(at),).
+
+    References: Seber & Wild 1989, "Nonlinear Regression", sec. 5.1 (the delta method).
+    """
+    family_spec = _resolve(family, None, None, None)
+    free, _, _ = _constraints(family_spec, fixed, None)
+
+    def jacobian(runs):
+        features = _features(runs)
+        with jax.enable_x64(True):
+            theta = jnp.asarray(params, jnp.float64)
+            return np.asarray(jax.jacfwd(lambda t: family_spec.log_loss(t, features))(theta))[:, np.asarray(free)]
+
+    rows = jacobian(fitted) * np.sqrt(fitted.weight)[:, None]
+    covariance = noise ** 2 * np.linalg.pinv(rows.T @ rows, hermitian=True)
+    target = jacobian(at)
+    return np.einsum("ip,pq,iq->i", target, covariance, target)
 
 
 ESCALATION = (4, 16)
