@@ -310,8 +310,8 @@ def test_from_json_refuses_bad_data_naming_the_field(data, field):
 
 @pytest.mark.parametrize("inputs", [None, 5, "ND"])
 def test_from_json_refuses_inputs_that_are_not_a_list(inputs):
-    # None and 5 are not iterable (a TypeError from tuple() today); "ND" is a string whose
-    # characters happen to spell the two names (accepted today).
+    # None and 5 are not iterable (tuple() of them is a TypeError, not a ValueError); "ND" is
+    # a string whose characters happen to spell the two names.
     with pytest.raises(ValueError, match="inputs"):
         fe.FormError.from_json(edited(inputs=inputs))
 
