@@ -308,9 +308,8 @@ def _check_cut(runs: Runs, column, cut: float, by: str, unit: str, family) -> No
     if below.all():
         raise ValueError(f"cuts: the cut {by}={cut:.4g} leaves no run above it (the runs' largest {by} is "
                          f"{column.max():.4g} {unit})")
-    size = runs.flops if family.__name__ == "ComputeLaw" else runs.N
-    sizes = len(_form_error.distinct(size[below])) if below.any() else 0
-    if below.sum() < 10 or sizes < _form_error.MIN_SIZES:
+    if not _form_error.enough_to_fit(runs, below, family, min_fraction=0.0):
+        sizes = _form_error.sizes_below(runs, below, family)
         raise ValueError(f"cuts: the cut {by}={cut:.4g} leaves {int(below.sum())} runs of {sizes} distinct "
                          f"{'budgets' if family.__name__ == 'ComputeLaw' else 'sizes'} at or below it, too few to "
                          f"fit the law: a cut needs at least 10 runs of {_form_error.MIN_SIZES} sizes (the runs "

@@ -265,13 +265,21 @@ def eligible_cuts(runs: Runs, by: str, family, *, min_fraction: float = MIN_FRAC
     ``ComputeLaw``) and number at least 10 and ``min_fraction`` of all the runs.
     """
     column = getattr(runs, by)
-    size = runs.flops if family is ComputeLaw else runs.N
-    cuts = []
-    for value in distinct(column)[:-1]:
-        below = at_or_below(column, value)
-        if below.sum() >= max(10, min_fraction * len(runs)) and len(distinct(size[below])) >= MIN_SIZES:
-            cuts.append(value)
+    cuts = [value for value in distinct(column)[:-1]
+            if enough_to_fit(runs, at_or_below(column, value), family, min_fraction=min_fraction)]
     return np.array(cuts)
+
+
+def sizes_below(runs: Runs, below: np.ndarray, family) -> int:
+    """The number of distinct sizes (budgets for a ``ComputeLaw``) among the runs ``below``."""
+    size = runs.flops if family is ComputeLaw else runs.N
+    return len(distinct(size[below])) if below.any() else 0
+
+
+def enough_to_fit(runs: Runs, below: np.ndarray, family, *, min_fraction: float = MIN_FRACTION) -> bool:
+    """Whether the runs ``below`` (a mask) can be fitted at a cut: at least 10 of them and
+    ``min_fraction`` of all the runs, of ``MIN_SIZES`` distinct sizes."""
+    return bool(below.sum() >= max(10, min_fraction * len(runs)) and sizes_below(runs, below, family) >= MIN_SIZES)
 
 
 def at_or_below(column: np.ndarray, cut: float) -> np.ndarray:
